@@ -1,0 +1,226 @@
+"""How the app reads the shop: products, variants, stock, URLs, names and priority.
+
+``get_adapter()`` returns the class named by ``RESTOCK_WAITLIST["ADAPTER"]``; a shop
+whose catalogue does not fit the settings subclasses :class:`DefaultAdapter` and
+overrides only what differs, as with django-allauth's adapters.
+"""
+
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
+from django.db import models
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
+
+from restock_waitlist.conf import app_settings, import_cached
+
+
+def get_adapter(request=None):
+    """An instance of the configured adapter class."""
+    return app_settings.imported("ADAPTER")(request)
+
+
+def path_lookup(path):
+    """An attribute path ``"variant.product"`` as an ORM lookup ``"variant__product"``."""
+    return path.replace(".", "__")
+
+
+def key_at_path(obj, path):
+    """The primary key at the end of an attribute path, without loading the last object.
+
+    ``key_at_path(stock, "variant.product")`` reads ``stock.variant.product_id``.
+    """
+    *hops, last = path.split(".")
+    for hop in hops:
+        obj = getattr(obj, hop)
+        if obj is None:
+            return None
+    try:
+        field = obj._meta.get_field(last)
+    except FieldDoesNotExist:
+        target = getattr(obj, last)
+        return None if target is None else target.pk
+    if field.is_relation:
+        return getattr(obj, field.attname)
+    return getattr(obj, last)
+
+
+def prefetch_catalog(rows):
+    """Fill ``product``/``variant`` on rows that carry ``product_key``/``variant_key``.
+
+    Two queries for any number of rows; rows whose product was deleted get ``None``.
+    """
+    if not rows:
+        return
+    adapter = get_adapter()
+    products = adapter.products_in_bulk({row.product_key for row in rows})
+    variant_keys = {row.variant_key for row in rows if row.variant_key}
+    variants = adapter.variants_in_bulk(variant_keys) if variant_keys else {}
+    for row in rows:
+        row._product_cache = products.get(row.product_key)
+        if row.variant_key:
+            row._variant_cache = variants.get(row.variant_key)
+
+
+class DefaultAdapter:
+    """Reads the shop through the ``RESTOCK_WAITLIST`` settings."""
+
+    def __init__(self, request=None):
+        self.request = request
+
+    # Models ---------------------------------------------------------------------------
+
+    @property
+    def product_model(self):
+        return app_settings.model("PRODUCT_MODEL")
+
+    @property
+    def variant_model(self):
+        return app_settings.model("VARIANT_MODEL")
+
+    @property
+    def stock_model(self):
+        return app_settings.model("STOCK_MODEL")
+
+    # Keys -----------------------------------------------------------------------------
+
+    def _key(self, model, value, field_name):
+        """``value`` (an instance or a raw primary key) as the canonical text key."""
+        if isinstance(value, models.Model):
+            if not isinstance(value, model):
+                raise ValidationError(
+                    {field_name: f"Expected a {model._meta.label}, got a {value._meta.label}."},
+                    code="invalid",
+                )
+            value = value.pk
+        try:
+            return str(model._meta.pk.to_python(value))
+        except ValidationError as exc:
+            raise ValidationError(
+                {field_name: f"{value!r} is not a valid {model._meta.verbose_name} key."},
+                code="invalid",
+            ) from exc
+
+    def product_key(self, product):
+        return self._key(self.product_model, product, "product")
+
+    def variant_key(self, variant):
+        """The variant's key, ``""`` for ``None`` ("any variant")."""
+        if variant is None or variant == "":
+            return ""
+        if self.variant_model is None:
+            raise ValidationError(
+                {"variant": "This shop has no variants (RESTOCK_WAITLIST['VARIANT_MODEL'] is None)."},
+                code="invalid",
+            )
+        return self._key(self.variant_model, variant, "variant")
+
+    def _in_bulk(self, model, keys):
+        pk = model._meta.pk
+        lookup = {pk.to_python(key): key for key in keys}
+        found = model._default_manager.in_bulk(list(lookup))
+        return {lookup[pk_value]: obj for pk_value, obj in found.items()}
+
+    def products_in_bulk(self, keys):
+        """``{key: product}`` for the keys that exist, in one query."""
+        return self._in_bulk(self.product_model, keys)
+
+    def variants_in_bulk(self, keys):
+        """``{key: variant}`` for the keys that exist, in one query."""
+        return self._in_bulk(self.variant_model, keys)
+
+    def get_product(self, key):
+        return self.products_in_bulk([key]).get(key)
+
+    def get_variant(self, key):
+        if not key or self.variant_model is None:
+            return None
+        return self.variants_in_bulk([key]).get(key)
+
+    def product_key_of_variant(self, variant):
+        """The key of the product a variant belongs to (``VARIANT_PRODUCT``)."""
+        return str(key_at_path(variant, app_settings.VARIANT_PRODUCT))
+
+    # Stock ----------------------------------------------------------------------------
+
+    def stock_item_keys(self, stock):
+        """``(product_key, variant_key)`` of a stock row, without loading either object."""
+        product_key = key_at_path(stock, app_settings.STOCK_PRODUCT)
+        variant_key = ""
+        if app_settings.STOCK_VARIANT:
+            variant_key = key_at_path(stock, app_settings.STOCK_VARIANT)
+            variant_key = "" if variant_key is None else str(variant_key)
+        return (None if product_key is None else str(product_key)), variant_key
+
+    def stock_rows(self, product_key, variant_key=""):
+        """The stock rows whose sum is the item's available quantity."""
+        query = Q(**{path_lookup(app_settings.STOCK_PRODUCT): product_key})
+        if variant_key and app_settings.STOCK_VARIANT:
+            query &= Q(**{path_lookup(app_settings.STOCK_VARIANT): variant_key})
+        return self.stock_model._default_manager.filter(query)
+
+    @property
+    def available_field(self):
+        """The concrete field ``STOCK_AVAILABLE`` names, summed in SQL, or ``None``."""
+        name = app_settings.STOCK_AVAILABLE
+        if "." in name:
+            return None
+        try:
+            field = self.stock_model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+        return field if field.concrete else None
+
+    def available_in_row(self, stock):
+        """The available quantity one stock row holds (``STOCK_AVAILABLE``)."""
+        name = app_settings.STOCK_AVAILABLE
+        value = import_cached(name)(stock) if "." in name else getattr(stock, name)
+        if callable(value):
+            value = value()
+        return int(value or 0)
+
+    def available_quantity(self, product_key, variant_key=""):
+        """The item's available quantity: the sum over its stock rows. One query."""
+        if self.stock_model is None:
+            raise ImproperlyConfigured(
+                "RESTOCK_WAITLIST['STOCK_MODEL'] is not set, so stock cannot be read."
+            )
+        rows = self.stock_rows(product_key, variant_key)
+        field = self.available_field
+        if field is not None:
+            return rows.aggregate(total=Coalesce(Sum(field.name), 0))["total"]
+        return sum(self.available_in_row(row) for row in rows)
+
+    def available_before_save(self, stock, product_key, variant_key):
+        """``(item total, this row's share)`` as stored now, before ``stock`` is saved. One query."""
+        rows = self.stock_rows(product_key, variant_key)
+        field = self.available_field
+        if field is not None:
+            totals = rows.aggregate(
+                total=Coalesce(Sum(field.name), 0),
+                row=Coalesce(Sum(field.name, filter=Q(pk=stock.pk)), 0),
+            )
+            return totals["total"], totals["row"]
+        total = row = 0
+        for other in rows:
+            available = self.available_in_row(other)
+            total += available
+            if other.pk == stock.pk:
+                row = available
+        return total, row
+
+    # Presentation ---------------------------------------------------------------------
+
+    def display_name(self, product, variant=None):
+        """How merchants and shoppers see an item named."""
+        if product is None:
+            return "—"
+        return f"{product} – {variant}" if variant is not None else str(product)
+
+    def product_url(self, product, variant=None):
+        """The item's page on the shop, relative unless the model's URL is absolute."""
+        target = variant if variant is not None and hasattr(variant, "get_absolute_url") else product
+        return target.get_absolute_url()
+
+    def priority_for(self, user):
+        """The user's tier, higher goes first (``PRIORITY``; guests pass ``None``)."""
+        priority = app_settings.imported("PRIORITY")
+        return int(priority(user)) if priority else 0

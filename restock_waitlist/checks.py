@@ -1,0 +1,170 @@
+"""System checks: a misconfigured ``RESTOCK_WAITLIST`` is reported by key at start-up."""
+
+import numbers
+from datetime import timedelta
+
+from django.core import checks
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+
+from restock_waitlist.conf import DEFAULTS, KNOWN_CHANNELS, SETTINGS_NAME, app_settings, import_cached
+
+TAG = "restock_waitlist"
+
+
+def register():
+    checks.register(check_settings, TAG)
+
+
+def error(key, message, id_, hint=None):
+    return checks.Error(f"{SETTINGS_NAME}[{key!r}]: {message}", hint=hint, id=f"restock_waitlist.{id_}")
+
+
+def check_settings(app_configs=None, **kwargs):
+    errors = []
+    user_settings = app_settings.user_settings
+    if not isinstance(user_settings, dict):
+        return [checks.Error(f"{SETTINGS_NAME} must be a dict.", id="restock_waitlist.E000")]
+    for key in sorted(set(user_settings) - set(DEFAULTS)):
+        errors.append(
+            checks.Warning(
+                f"{SETTINGS_NAME}[{key!r}] is not a setting of restock_waitlist and is ignored.",
+                hint="Check the spelling against the settings reference.",
+                id="restock_waitlist.W001",
+            )
+        )
+    models = {}
+    for key, id_ in (("PRODUCT_MODEL", "E001"), ("VARIANT_MODEL", "E002"), ("STOCK_MODEL", "E003")):
+        try:
+            models[key] = app_settings.model(key)
+        except ImproperlyConfigured as exc:
+            errors.append(checks.Error(str(exc), id=f"restock_waitlist.{id_}"))
+    errors += _check_paths(models)
+    errors += _check_channels()
+    errors += _check_imports()
+    errors += _check_numbers()
+    return errors
+
+
+def _related_model_at(model, path):
+    """The model an attribute path ends at; raises ``LookupError`` naming the bad hop."""
+    for hop in path.split("."):
+        try:
+            field = model._meta.get_field(hop)
+        except FieldDoesNotExist as exc:
+            raise LookupError(f"{model._meta.label} has no field {hop!r}") from exc
+        if not field.is_relation:
+            raise LookupError(f"{model._meta.label}.{hop} is not a relation")
+        model = field.related_model
+    return model
+
+
+def _check_path(key, source, path, target, id_):
+    if not isinstance(path, str) or not path:
+        return [error(key, "must be an attribute path such as 'product'.", id_)]
+    try:
+        found = _related_model_at(source, path)
+    except LookupError as exc:
+        return [error(key, f"{path!r} does not resolve: {exc}.", id_)]
+    if found is not target:
+        return [
+            error(key, f"{path!r} leads to {found._meta.label}, not {target._meta.label}.", id_)
+        ]
+    return []
+
+
+def _check_paths(models):
+    product, variant, stock = (models.get(k) for k in ("PRODUCT_MODEL", "VARIANT_MODEL", "STOCK_MODEL"))
+    errors = []
+    if product is not None and variant is not None:
+        errors += _check_path("VARIANT_PRODUCT", variant, app_settings.VARIANT_PRODUCT, product, "E007")
+    if stock is None:
+        return errors
+    if product is not None:
+        errors += _check_path("STOCK_PRODUCT", stock, app_settings.STOCK_PRODUCT, product, "E004")
+    stock_variant = app_settings.STOCK_VARIANT
+    if stock_variant and variant is None and "VARIANT_MODEL" in models:
+        errors.append(error("STOCK_VARIANT", "is set, but VARIANT_MODEL is None.", "E005"))
+    elif stock_variant and variant is not None:
+        errors += _check_path("STOCK_VARIANT", stock, stock_variant, variant, "E005")
+    available = app_settings.STOCK_AVAILABLE
+    if not isinstance(available, str) or not available:
+        errors.append(error("STOCK_AVAILABLE", "must be a field name or a dotted path.", "E006"))
+    elif "." in available:
+        try:
+            if not callable(import_cached(available)):
+                errors.append(error("STOCK_AVAILABLE", f"{available!r} is not callable.", "E006"))
+        except ImproperlyConfigured as exc:
+            errors.append(error("STOCK_AVAILABLE", str(exc), "E006"))
+    elif not _has_field_or_attribute(stock, available):
+        errors.append(
+            error(
+                "STOCK_AVAILABLE",
+                f"{stock._meta.label} has no field or attribute {available!r}.",
+                "E006",
+                hint="Name a field, or give a dotted path to a callable taking a stock row.",
+            )
+        )
+    return errors
+
+
+def _has_field_or_attribute(model, name):
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return hasattr(model, name)
+    return True
+
+
+def _check_channels():
+    errors = []
+    channels = app_settings.CHANNELS
+    if not isinstance(channels, dict) or not channels:
+        return [error("CHANNELS", "must be a non-empty dict of channel name to options.", "E008")]
+    for key in ("CHANNELS", "CHANNEL_ORDER", "DEFAULT_CHANNELS"):
+        unknown = [c for c in getattr(app_settings, key) if c not in KNOWN_CHANNELS]
+        if unknown:
+            errors.append(
+                error(
+                    key,
+                    f"unknown channel {', '.join(map(repr, unknown))}.",
+                    "E008",
+                    hint=f"Channels are {', '.join(KNOWN_CHANNELS)}.",
+                )
+            )
+    disabled = [c for c in app_settings.DEFAULT_CHANNELS if c not in channels]
+    if disabled:
+        errors.append(
+            error("DEFAULT_CHANNELS", f"{', '.join(map(repr, disabled))} not in CHANNELS.", "E008")
+        )
+    if app_settings.CHANNEL_STRATEGY not in ("first_success", "all"):
+        errors.append(error("CHANNEL_STRATEGY", "must be 'first_success' or 'all'.", "E009"))
+    return errors
+
+
+def _check_imports():
+    errors = []
+    for key in ("ADAPTER", "PRIORITY"):
+        path = getattr(app_settings, key)
+        if path is None and key != "ADAPTER":
+            continue
+        try:
+            import_cached(path)
+        except (ImproperlyConfigured, TypeError, ValueError) as exc:
+            errors.append(error(key, f"{path!r} cannot be imported: {exc}", "E010"))
+    return errors
+
+
+def _check_numbers():
+    errors = []
+    oversubscription = app_settings.OVERSUBSCRIPTION
+    if not isinstance(oversubscription, numbers.Real) or oversubscription <= 0:
+        errors.append(error("OVERSUBSCRIPTION", "must be a number above 0, e.g. 3.0.", "E011"))
+    for key in ("CHUNK_SIZE", "MAX_ATTEMPTS"):
+        value = getattr(app_settings, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            errors.append(error(key, "must be a whole number of at least 1.", "E011"))
+    for key in ("WAVE_INTERVAL", "RESTOCK_COOLDOWN", "CONFIRMATION_EXPIRY", "TOKEN_MAX_AGE",
+                "RETRY_BACKOFF", "STUCK_AFTER"):
+        if not isinstance(getattr(app_settings, key), timedelta):
+            errors.append(error(key, "must be a datetime.timedelta.", "E012"))
+    return errors

@@ -1,0 +1,115 @@
+"""All of the app's settings, read from the one ``RESTOCK_WAITLIST`` dict.
+
+Every read goes back to ``django.conf.settings``, so ``override_settings`` works in tests
+and nothing is frozen at import time. ``docs/settings.rst`` documents each key.
+"""
+
+from datetime import timedelta
+from functools import lru_cache
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+SETTINGS_NAME = "RESTOCK_WAITLIST"
+
+#: The channel names an entry can ask for, in the seed's default order.
+KNOWN_CHANNELS = ("push", "email", "sms")
+
+DEFAULTS = {
+    # The shop's own models.
+    "PRODUCT_MODEL": None,
+    "VARIANT_MODEL": None,
+    "VARIANT_PRODUCT": "product",
+    "STOCK_MODEL": None,
+    "STOCK_PRODUCT": "product",
+    "STOCK_VARIANT": None,
+    "STOCK_AVAILABLE": "quantity",
+    "ADAPTER": "restock_waitlist.adapters.DefaultAdapter",
+    # Joining.
+    "PRIORITY": None,
+    "ALLOW_JOIN_IN_STOCK": False,
+    "DEFAULT_CHANNELS": ("email",),
+    "GUEST_DOUBLE_OPT_IN": True,
+    "CONFIRMATION_EXPIRY": timedelta(days=2),
+    "CONSENT_VERSION": "1",
+    "TOKEN_MAX_AGE": timedelta(days=60),
+    "SITE_URL": None,
+    # Dispatch.
+    "OVERSUBSCRIPTION": 3.0,
+    "CHANNELS": {"email": {"BACKEND": "restock_waitlist.channels.email.EmailChannel"}},
+    "CHANNEL_ORDER": KNOWN_CHANNELS,
+    "CHANNEL_STRATEGY": "first_success",
+    "CONTACT_RESOLVER": "restock_waitlist.contacts.resolve_contacts",
+    "WAVE_INTERVAL": timedelta(hours=24),
+    "RESTOCK_COOLDOWN": timedelta(minutes=30),
+    "CHUNK_SIZE": 200,
+    "QUIET_HOURS": None,
+    "MAX_ATTEMPTS": 5,
+    "RETRY_BACKOFF": timedelta(minutes=1),
+    "STUCK_AFTER": timedelta(minutes=15),
+    "Q_OPTIONS": {},
+    # API.
+    "THROTTLE_RATES": {"restock_waitlist_join": "20/hour", "restock_waitlist_guest": "60/hour"},
+}
+
+#: Keys whose value is a dotted path to import.
+IMPORT_STRINGS = ("ADAPTER", "PRIORITY", "CONTACT_RESOLVER")
+
+#: Keys whose value is an "app_label.Model" label.
+MODEL_LABELS = ("PRODUCT_MODEL", "VARIANT_MODEL", "STOCK_MODEL")
+
+
+@lru_cache(maxsize=64)
+def import_cached(dotted_path):
+    """Import ``dotted_path`` once; an unresolvable path names itself in the error."""
+    try:
+        return import_string(dotted_path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"Could not import {dotted_path!r}: {exc}") from exc
+
+
+class AppSettings:
+    """Attribute access to ``RESTOCK_WAITLIST`` with defaults, e.g. ``app_settings.CHUNK_SIZE``."""
+
+    @property
+    def user_settings(self):
+        return getattr(settings, SETTINGS_NAME, None) or {}
+
+    def __getattr__(self, key):
+        if key not in DEFAULTS:
+            raise AttributeError(f"{SETTINGS_NAME} has no setting {key!r}")
+        return self.user_settings.get(key, DEFAULTS[key])
+
+    def imported(self, key):
+        """The object a dotted-path setting names, or ``None`` when it is unset."""
+        path = getattr(self, key)
+        return import_cached(path) if path else None
+
+    def model(self, key):
+        """The model class an "app_label.Model" setting names, or ``None`` when it is unset."""
+        label = getattr(self, key)
+        if not label:
+            if key == "PRODUCT_MODEL":
+                raise ImproperlyConfigured(
+                    f"{SETTINGS_NAME}['PRODUCT_MODEL'] is required: set it to your product model, "
+                    "e.g. 'shop.Product'."
+                )
+            return None
+        try:
+            return apps.get_model(label, require_ready=False)
+        except (ValueError, LookupError) as exc:
+            raise ImproperlyConfigured(
+                f"{SETTINGS_NAME}[{key!r}] = {label!r} does not name an installed model: {exc}"
+            ) from exc
+
+    @property
+    def enabled_channels(self):
+        """Channel names the shop has configured, in ``CHANNEL_ORDER``."""
+        configured = self.CHANNELS or {}
+        order = list(self.CHANNEL_ORDER) + [c for c in configured if c not in self.CHANNEL_ORDER]
+        return [name for name in order if name in configured]
+
+
+app_settings = AppSettings()

@@ -1,0 +1,235 @@
+"""Waitlist entries, the restocks that wake them, and the log of every send.
+
+Products and variants belong to the shop, so entries refer to them by key (the
+primary key as text) rather than by a foreign key: the shipped migrations stay
+independent of any shop app, and int and UUID keys work alike. ``variant_key``
+is ``""`` (never NULL) for "any variant", so the database's unique constraint
+holds for product-wide entries too.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from restock_waitlist.querysets import CatalogQuerySet, WaitlistQuerySet
+
+
+class CatalogItemMixin:
+    """``product`` / ``variant`` resolved through the adapter, cached per instance.
+
+    ``WaitlistQuerySet.with_catalog()`` and ``prefetch_catalog()`` fill the caches
+    for a whole list in two queries.
+    """
+
+    @property
+    def product(self):
+        if not hasattr(self, "_product_cache"):
+            from restock_waitlist.adapters import get_adapter
+
+            self._product_cache = get_adapter().get_product(self.product_key)
+        return self._product_cache
+
+    @property
+    def variant(self):
+        if not self.variant_key:
+            return None
+        if not hasattr(self, "_variant_cache"):
+            from restock_waitlist.adapters import get_adapter
+
+            self._variant_cache = get_adapter().get_variant(self.variant_key)
+        return self._variant_cache
+
+    @property
+    def catalog_label(self):
+        """"Product" or "Product – Variant", for admin lists and messages."""
+        from restock_waitlist.adapters import get_adapter
+
+        return get_adapter().display_name(self.product, self.variant)
+
+
+class StockWaitlist(CatalogItemMixin, models.Model):
+    """One subscriber waiting for one product, or one variant of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending confirmation")
+        WAITING = "waiting", _("Waiting")
+        NOTIFIED = "notified", _("Notified")
+        PURCHASED = "purchased", _("Purchased")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+
+    #: Statuses that hold a place in line; at most one such entry per subscriber and item.
+    ACTIVE_STATUSES = (Status.PENDING, Status.WAITING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    product_key = models.CharField(_("product"), max_length=64)
+    variant_key = models.CharField(_("variant"), max_length=64, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="restock_waitlist_entries",
+    )
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    subscriber_key = models.CharField(
+        _("subscriber"),
+        max_length=320,
+        editable=False,
+        help_text=_("'user:<pk>' or 'email:<address>': who the entry belongs to."),
+    )
+    channels = models.JSONField(_("channels"), default=list)
+    tier = models.SmallIntegerField(_("priority tier"), default=0)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.WAITING
+    )
+    locale = models.CharField(_("language"), max_length=15, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("joined at"), default=timezone.now)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
+    purchased_at = models.DateTimeField(_("purchased at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    consent_source = models.CharField(_("consent source"), max_length=64, blank=True)
+    consent_version = models.CharField(_("consent wording version"), max_length=32, blank=True)
+    notified_by = models.ForeignKey(
+        "RestockEvent",
+        verbose_name=_("notified by restock"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notified_entries",
+    )
+
+    objects = WaitlistQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("waitlist entry")
+        verbose_name_plural = _("waitlist entries")
+        ordering = ["-tier", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber_key", "product_key", "variant_key"],
+                condition=Q(status__in=["pending", "waiting"]),
+                name="restock_waitlist_one_active_entry",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | ~Q(email=""),
+                name="restock_waitlist_entry_has_subscriber",
+            ),
+        ]
+        indexes = [
+            # The dispatch order: waiting entries of an item, higher tier first, then first come.
+            models.Index(
+                fields=["product_key", "variant_key", "-tier", "created_at", "id"],
+                condition=Q(status="waiting"),
+                name="restock_wl_dispatch_order",
+            ),
+            models.Index(fields=["product_key", "variant_key", "status"], name="restock_wl_item_status"),
+            models.Index(fields=["email"], name="restock_wl_email"),
+        ]
+
+    def __str__(self):
+        return f"{self.subscriber_key} → {self.product_key}/{self.variant_key or '*'} ({self.status})"
+
+    @property
+    def is_active(self):
+        return self.status in self.ACTIVE_STATUSES
+
+
+class RestockEvent(CatalogItemMixin, models.Model):
+    """A product or variant whose available stock rose above zero, and its dispatch progress."""
+
+    class Source(models.TextChoices):
+        STOCK_SAVE = "stock_save", _("Stock saved")
+        RECORDED = "recorded", _("Recorded by code or command")
+        RECONCILED = "reconciled", _("Found by reconciliation")
+        MERCHANT = "merchant", _("Recorded by a merchant")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DISPATCHING = "dispatching", _("Dispatching")
+        WAITING_NEXT_WAVE = "waiting_next_wave", _("Waiting for the next wave")
+        COMPLETED = "completed", _("Completed")
+        SKIPPED = "skipped", _("Skipped")
+
+    product_key = models.CharField(_("product"), max_length=64)
+    variant_key = models.CharField(_("variant"), max_length=64, blank=True, default="")
+    quantity = models.IntegerField(_("quantity available"))
+    previous_quantity = models.IntegerField(_("quantity before"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    created_at = models.DateTimeField(_("detected at"), default=timezone.now)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    waves_sent = models.PositiveSmallIntegerField(_("waves sent"), default=0)
+    next_wave_at = models.DateTimeField(_("next wave at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("restock event")
+        verbose_name_plural = _("restock events")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["product_key", "variant_key", "created_at"], name="restock_ev_item"),
+            models.Index(fields=["status", "next_wave_at"], name="restock_ev_status"),
+        ]
+
+    def __str__(self):
+        return f"Restock of {self.product_key}/{self.variant_key or '*'}: {self.quantity}"
+
+
+class Notification(models.Model):
+    """One send of one restock to one entry over one channel; unique, so a retry never sends twice."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+
+    entry = models.ForeignKey(
+        StockWaitlist, on_delete=models.CASCADE, related_name="notifications"
+    )
+    event = models.ForeignKey(
+        RestockEvent, on_delete=models.CASCADE, related_name="notifications"
+    )
+    channel = models.CharField(_("channel"), max_length=16)
+    wave = models.PositiveSmallIntegerField(_("wave"), default=1)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    provider_message_id = models.CharField(_("provider message id"), max_length=255, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entry", "channel", "event"], name="restock_waitlist_one_send"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="restock_nt_status"),
+            models.Index(fields=["event", "status"], name="restock_nt_event_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.channel} to {self.entry_id} for restock {self.event_id}: {self.status}"

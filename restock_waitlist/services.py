@@ -1,0 +1,297 @@
+"""The waitlist's domain logic. Views, the API, the admin, receivers, tasks and template
+tags call these functions and do no waitlist work of their own.
+"""
+
+import re
+from functools import partial
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from restock_waitlist import signals
+from restock_waitlist.adapters import get_adapter
+from restock_waitlist.conf import KNOWN_CHANNELS, app_settings
+from restock_waitlist.models import RestockEvent, StockWaitlist
+from restock_waitlist.querysets import item_filter
+
+PHONE_RE = re.compile(r"^\+?[1-9]\d{6,14}$")
+PHONE_SEPARATORS_RE = re.compile(r"[\s\-().]")
+
+Status = StockWaitlist.Status
+
+
+def _send_on_commit(signal, **kwargs):
+    transaction.on_commit(partial(signal.send, **kwargs))
+
+
+# Validation ---------------------------------------------------------------------------
+
+
+def normalize_email(email):
+    """A valid email address, trimmed, its domain lower-cased; raises ``ValidationError``."""
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": _("Enter a valid email address.")}, code="invalid") from exc
+    local, _at, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def normalize_phone(phone):
+    """A phone number in E.164 form (``+821012345678``); raises ``ValidationError``."""
+    digits = PHONE_SEPARATORS_RE.sub("", phone or "")
+    if not PHONE_RE.match(digits):
+        raise ValidationError(
+            {"phone": _("Enter a phone number in international format, e.g. +821012345678.")},
+            code="invalid",
+        )
+    return digits if digits.startswith("+") else f"+{digits}"
+
+
+def normalize_channels(channels, *, user, phone):
+    """The requested channels, checked against the shop's and the subscriber's, in send order."""
+    enabled = app_settings.enabled_channels
+    if channels is None:
+        channels = [c for c in app_settings.DEFAULT_CHANNELS if c in enabled] or enabled[:1]
+    if isinstance(channels, str) or not isinstance(channels, (list, tuple, set, frozenset)):
+        raise ValidationError({"channels": _("Give a list of channels.")}, code="invalid")
+    unknown = [c for c in channels if c not in enabled]
+    if unknown:
+        raise ValidationError(
+            {
+                "channels": _("Unknown or disabled channel: %(names)s. Choose from: %(choices)s.")
+                % {"names": ", ".join(map(str, unknown)), "choices": ", ".join(enabled)}
+            },
+            code="invalid_choice",
+        )
+    if not channels:
+        raise ValidationError({"channels": _("Choose at least one channel.")}, code="required")
+    if "push" in channels and user is None:
+        raise ValidationError(
+            {"channels": _("Push notifications need a signed-in account.")}, code="invalid"
+        )
+    if "sms" in channels and user is None and not phone:
+        raise ValidationError(
+            {"phone": _("A phone number is needed for text messages.")}, code="required"
+        )
+    order = list(app_settings.CHANNEL_ORDER) + list(KNOWN_CHANNELS)
+    return sorted(set(channels), key=order.index)
+
+
+def normalize_locale(locale):
+    """A language the project supports, for the subscriber's messages."""
+    try:
+        return translation.get_supported_language_variant(locale or translation.get_language())
+    except LookupError as exc:
+        raise ValidationError(
+            {"locale": _("Unsupported language: %(locale)s.") % {"locale": locale}},
+            code="invalid",
+        ) from exc
+
+
+def resolve_item(product, variant=None):
+    """``(product_key, variant_key)`` for an instance or key pair; checks both exist and match."""
+    adapter = get_adapter()
+    product_key = adapter.product_key(product)
+    variant_key = adapter.variant_key(variant)
+    if not hasattr(product, "pk") and adapter.get_product(product_key) is None:
+        raise ValidationError({"product": _("No such product.")}, code="does_not_exist")
+    if variant_key:
+        if not hasattr(variant, "pk"):
+            variant = adapter.get_variant(variant_key)
+            if variant is None:
+                raise ValidationError({"variant": _("No such variant.")}, code="does_not_exist")
+        if adapter.product_key_of_variant(variant) != product_key:
+            raise ValidationError(
+                {"variant": _("This variant belongs to another product.")}, code="invalid"
+            )
+    return product_key, variant_key
+
+
+def subscriber_key_for(user, email):
+    return f"user:{user.pk}" if user is not None else f"email:{email.casefold()}"
+
+
+# Joining and leaving --------------------------------------------------------------------
+
+
+def join_waitlist(
+    product,
+    variant=None,
+    *,
+    user=None,
+    email=None,
+    phone=None,
+    channels=None,
+    locale=None,
+    timezone_name=None,
+    consent_source="",
+):
+    """Put a shopper in line for a product, or one variant of it; returns ``(entry, created)``.
+
+    Idempotent: a repeat join, or a concurrent double submit, returns the one active entry
+    with ``created=False``. Bad input raises ``ValidationError`` naming the field and
+    writes nothing.
+    """
+    if isinstance(user, AnonymousUser):
+        user = None
+    if user is None and not email:
+        raise ValidationError(
+            {"email": _("An email address is required to join without an account.")},
+            code="required",
+        )
+    email = normalize_email(email) if email else ""
+    phone = normalize_phone(phone) if phone else ""
+    channels = normalize_channels(channels, user=user, phone=phone)
+    locale = normalize_locale(locale)
+    product_key, variant_key = resolve_item(product, variant)
+    subscriber_key = subscriber_key_for(user, email)
+
+    existing = _active_entry(subscriber_key, product_key, variant_key)
+    if existing is not None:
+        return existing, False
+
+    adapter = get_adapter()
+    if not app_settings.ALLOW_JOIN_IN_STOCK and adapter.stock_model is not None:
+        if adapter.available_quantity(product_key, variant_key) > 0:
+            field = "variant" if variant_key else "product"
+            raise ValidationError({field: _("This item is in stock right now.")}, code="in_stock")
+
+    now = timezone.now()
+    entry = StockWaitlist(
+        product_key=product_key,
+        variant_key=variant_key,
+        user=user,
+        email=email,
+        phone=phone,
+        subscriber_key=subscriber_key,
+        channels=channels,
+        tier=adapter.priority_for(user),
+        status=Status.WAITING,
+        locale=locale,
+        time_zone=timezone_name or timezone.get_current_timezone_name(),
+        created_at=now,
+        consent_at=now,
+        consent_source=consent_source,
+        consent_version=app_settings.CONSENT_VERSION,
+    )
+    try:
+        with transaction.atomic():
+            entry.save(force_insert=True)
+    except IntegrityError:
+        # A concurrent join won the race for the one active entry: return it.
+        existing = _active_entry(subscriber_key, product_key, variant_key)
+        if existing is None:
+            raise
+        return existing, False
+    _send_on_commit(signals.waitlist_joined, sender=StockWaitlist, entry=entry)
+    return entry, True
+
+
+def _active_entry(subscriber_key, product_key, variant_key):
+    return (
+        StockWaitlist.objects.active()
+        .filter(subscriber_key=subscriber_key, product_key=product_key, variant_key=variant_key)
+        .first()
+    )
+
+
+def get_entry_for(entry_id, *, user=None):
+    """The entry with this id, if ``user`` (when given) owns it; ``DoesNotExist`` otherwise.
+
+    Someone else's entry raises exactly what a missing one does.
+    """
+    entries = StockWaitlist.objects.all()
+    if user is not None:
+        entries = entries.filter(user=user)
+    try:
+        return entries.get(pk=entry_id)
+    except (ValidationError, ValueError) as exc:
+        raise StockWaitlist.DoesNotExist("No such waitlist entry.") from exc
+
+
+def leave_waitlist(entry, *, user=None):
+    """Cancel an entry (an instance or its id); cancelling twice is harmless.
+
+    With ``user``, an entry that is not theirs raises ``ObjectDoesNotExist`` as a missing
+    one would. Purchased entries stay purchased.
+    """
+    entry_id = entry.pk if isinstance(entry, StockWaitlist) else entry
+    if isinstance(user, AnonymousUser):
+        raise StockWaitlist.DoesNotExist("No such waitlist entry.")
+    current = get_entry_for(entry_id, user=user)
+    cancellable = (Status.PENDING, Status.WAITING, Status.NOTIFIED)
+    now = timezone.now()
+    changed = StockWaitlist.objects.filter(pk=current.pk, status__in=cancellable).update(
+        status=Status.CANCELLED, cancelled_at=now
+    )
+    current.refresh_from_db(fields=["status", "cancelled_at"])
+    if isinstance(entry, StockWaitlist):
+        entry.status, entry.cancelled_at = current.status, current.cancelled_at
+    if changed:
+        _send_on_commit(signals.waitlist_left, sender=StockWaitlist, entry=current)
+    return current
+
+
+def waitlist_position(entry):
+    """The entry's 1-based place among waiting entries of its product/variant, else ``None``.
+
+    Dispatch order: higher tier first, then earlier join. A pending entry gets the place
+    it will take once confirmed.
+    """
+    return StockWaitlist.objects.position_of(entry)
+
+
+# Restocks -----------------------------------------------------------------------------
+
+
+def has_waiters(product_key, variant_key=""):
+    """Whether anyone waits for this item (its own entries or product-wide ones)."""
+    return StockWaitlist.objects.waiting().filter(item_filter(product_key, variant_key)).exists()
+
+
+def record_restock(product, variant=None, quantity=None, *, previous_quantity=None, source=None):
+    """Record that an item is available again and announce it once the transaction commits.
+
+    For imports and ``QuerySet.update()``, which bypass ``post_save``. ``quantity``
+    defaults to the stock model's current sum for the item.
+    """
+    product_key, variant_key = resolve_item(product, variant)
+    if quantity is None:
+        quantity = get_adapter().available_quantity(product_key, variant_key)
+    if not isinstance(quantity, int) or isinstance(quantity, bool):
+        raise ValidationError({"quantity": _("Give a whole number.")}, code="invalid")
+    return _create_restock_event(
+        product_key,
+        variant_key,
+        quantity,
+        previous_quantity,
+        source or RestockEvent.Source.RECORDED,
+    )
+
+
+def detect_restock(product_key, variant_key, before, after):
+    """Record a restock when an item's stock rose from none to some and people wait for it."""
+    if before > 0 or after <= 0 or not has_waiters(product_key, variant_key):
+        return None
+    return _create_restock_event(
+        product_key, variant_key, after, before, RestockEvent.Source.STOCK_SAVE
+    )
+
+
+def _create_restock_event(product_key, variant_key, quantity, previous_quantity, source):
+    event = RestockEvent.objects.create(
+        product_key=product_key,
+        variant_key=variant_key,
+        quantity=quantity,
+        previous_quantity=previous_quantity,
+        source=source,
+    )
+    _send_on_commit(signals.restock_detected, sender=RestockEvent, event=event)
+    return event
+
