@@ -1,0 +1,54 @@
+"""Absolute links for messages: purchase (attributed), confirm, unsubscribe.
+
+Messages leave the request cycle, so links are made absolute with
+``RESTOCK_WAITLIST["SITE_URL"]`` (e.g. ``"https://shop.example"``).
+"""
+
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
+
+from restock_waitlist import tokens
+from restock_waitlist.adapters import get_adapter
+from restock_waitlist.conf import app_settings
+
+#: The query parameter that marks a visit as coming from a restock alert.
+REF_VALUE = "restock"
+
+
+def absolute(url):
+    """``url`` made absolute against ``SITE_URL``; already absolute URLs pass through."""
+    if urlsplit(url).scheme:
+        return url
+    site = app_settings.SITE_URL
+    if not site:
+        raise ImproperlyConfigured(
+            "RESTOCK_WAITLIST['SITE_URL'] must be set (e.g. 'https://shop.example') "
+            "to put links in messages."
+        )
+    return urljoin(site.rstrip("/") + "/", url.lstrip("/"))
+
+
+def purchase_url(entry):
+    """The item's page with ``?ref=restock&t=<signed token>`` for attribution."""
+    url = get_adapter().product_url(entry.product, entry.variant)
+    separator = "&" if "?" in url else "?"
+    query = urlencode({"ref": REF_VALUE, "t": tokens.entry_token(entry, tokens.PURCHASE)})
+    return absolute(f"{url}{separator}{query}")
+
+
+def confirm_url(entry):
+    token = tokens.entry_token(entry, tokens.CONFIRM)
+    return absolute(reverse("restock_waitlist:confirm", args=[token]))
+
+
+def unsubscribe_url(entry):
+    """Cancels this one entry; also the target of the one-click ``List-Unsubscribe-Post``."""
+    token = tokens.entry_token(entry, tokens.MANAGE)
+    return absolute(reverse("restock_waitlist:unsubscribe", args=[token]))
+
+
+def unsubscribe_all_url(email):
+    """Cancels every entry of one email address."""
+    return absolute(reverse("restock_waitlist:unsubscribe_all", args=[tokens.email_token(email)]))
