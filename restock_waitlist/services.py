@@ -9,6 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -22,6 +23,8 @@ PHONE_RE = re.compile(r"^\+?[1-9]\d{6,14}$")
 PHONE_SEPARATORS_RE = re.compile(r"[\s\-().]")
 
 Status = StockWaitlist.Status
+#: Entries a shopper can still cancel; purchased ones stay purchased.
+CANCELLABLE = (Status.PENDING, Status.WAITING, Status.NOTIFIED)
 
 
 def _send_on_commit(signal, **kwargs):
@@ -172,7 +175,7 @@ def join_waitlist(
         subscriber_key=subscriber_key,
         channels=channels,
         tier=adapter.priority_for(user),
-        status=Status.WAITING,
+        status=Status.PENDING if needs_confirmation(user) else Status.WAITING,
         locale=locale,
         time_zone=timezone_name or timezone.get_current_timezone_name(),
         created_at=now,
@@ -190,7 +193,64 @@ def join_waitlist(
             raise
         return existing, False
     _send_on_commit(signals.waitlist_joined, sender=StockWaitlist, entry=entry)
+    if entry.status == Status.PENDING:
+        request_confirmation(entry)
     return entry, True
+
+
+def needs_confirmation(user):
+    """Guests confirm by email first (double opt-in) unless ``GUEST_DOUBLE_OPT_IN`` is off."""
+    return user is None and app_settings.GUEST_DOUBLE_OPT_IN
+
+
+def request_confirmation(entry):
+    """Queue the confirmation email for a pending entry, once the transaction commits."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        partial(
+            async_task,
+            "restock_waitlist.tasks.send_confirmation",
+            str(entry.pk),
+            q_options=app_settings.Q_OPTIONS,
+        )
+    )
+
+
+def confirm_entry(entry_id):
+    """Move a guest's pending entry into line; returns the entry, ``None`` if unknown.
+
+    Confirming twice is harmless; the place in line counts from the join. An entry not
+    confirmed within ``CONFIRMATION_EXPIRY`` expires instead and is never notified.
+    """
+    now = timezone.now()
+    deadline = now - app_settings.CONFIRMATION_EXPIRY
+    pending = StockWaitlist.objects.filter(pk=entry_id, status=Status.PENDING)
+    confirmed = pending.filter(created_at__gte=deadline).update(
+        status=Status.WAITING, confirmed_at=now
+    )
+    if not confirmed:
+        pending.update(status=Status.EXPIRED)
+    return StockWaitlist.objects.filter(pk=entry_id).first()
+
+
+def expire_unconfirmed():
+    """Expire pending entries older than ``CONFIRMATION_EXPIRY``; returns how many."""
+    deadline = timezone.now() - app_settings.CONFIRMATION_EXPIRY
+    return StockWaitlist.objects.filter(status=Status.PENDING, created_at__lt=deadline).update(
+        status=Status.EXPIRED
+    )
+
+
+def leave_all_for_email(email):
+    """Cancel every open entry of one email address (guest or account); returns how many."""
+    address = (email or "").strip()
+    if not address:
+        return 0
+    return StockWaitlist.objects.filter(
+        Q(email__iexact=address) | Q(user__email__iexact=address),
+        status__in=CANCELLABLE,
+    ).update(status=Status.CANCELLED, cancelled_at=timezone.now())
 
 
 def _active_entry(subscriber_key, product_key, variant_key):
@@ -225,9 +285,8 @@ def leave_waitlist(entry, *, user=None):
     if isinstance(user, AnonymousUser):
         raise StockWaitlist.DoesNotExist("No such waitlist entry.")
     current = get_entry_for(entry_id, user=user)
-    cancellable = (Status.PENDING, Status.WAITING, Status.NOTIFIED)
     now = timezone.now()
-    changed = StockWaitlist.objects.filter(pk=current.pk, status__in=cancellable).update(
+    changed = StockWaitlist.objects.filter(pk=current.pk, status__in=CANCELLABLE).update(
         status=Status.CANCELLED, cancelled_at=now
     )
     current.refresh_from_db(fields=["status", "cancelled_at"])

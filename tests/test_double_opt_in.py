@@ -1,0 +1,150 @@
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from restock_waitlist import services, tokens
+from restock_waitlist.models import StockWaitlist
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+Status = StockWaitlist.Status
+
+
+def confirm_link(message):
+    return next(line for line in message.body.splitlines() if "/confirm/" in line).strip()
+
+
+def test_guest_entry_is_pending_and_confirmation_mailed(variant, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        entry, created = services.join_waitlist(variant.product, variant, email="kim@example.com")
+    assert created and entry.status == Status.PENDING
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["kim@example.com"]
+    assert str(variant.product) in message.subject
+    assert confirm_link(message).startswith("https://shop.example/waitlist/confirm/")
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # A pending entry already knows the place it will take.
+    assert services.waitlist_position(entry) == 1
+
+
+def test_confirmation_mail_in_the_guests_language(variant, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.join_waitlist(variant.product, variant, email="lee@example.com", locale="ko")
+    assert "재입고" in mail.outbox[0].subject
+
+
+def test_users_skip_confirmation(user, variant, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        entry, _ = services.join_waitlist(variant.product, variant, user=user)
+    assert entry.status == Status.WAITING
+    assert mail.outbox == []
+
+
+def test_setting_turns_double_opt_in_off(variant, settings):
+    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "GUEST_DOUBLE_OPT_IN": False}
+    entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
+    assert entry.status == Status.WAITING
+
+
+def test_confirm_and_confirm_again(variant):
+    entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
+    assert services.confirm_entry(entry.pk).status == Status.WAITING
+    confirmed_at = StockWaitlist.objects.get(pk=entry.pk).confirmed_at
+    assert services.confirm_entry(entry.pk).confirmed_at == confirmed_at
+
+
+def test_late_confirmation_expires_the_entry(variant):
+    entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
+    StockWaitlist.objects.filter(pk=entry.pk).update(created_at=timezone.now() - timedelta(days=3))
+    assert services.confirm_entry(entry.pk).status == Status.EXPIRED
+
+
+def test_expire_unconfirmed(variant):
+    old = factories.EntryFactory(
+        variant=variant, user=None, email="a@example.com", status=Status.PENDING,
+        created_at=timezone.now() - timedelta(days=3),
+    )
+    fresh = factories.EntryFactory(variant=variant, user=None, email="b@example.com", status=Status.PENDING)
+    assert services.expire_unconfirmed() == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (old.status, fresh.status) == (Status.EXPIRED, Status.PENDING)
+
+
+class TestConfirmView:
+    def test_get_asks_post_confirms(self, client, variant):
+        entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
+        url = f"/waitlist/confirm/{tokens.entry_token(entry, tokens.CONFIRM)}/"
+        response = client.get(url)
+        assert response.status_code == 200 and b"<form" in response.content
+        entry.refresh_from_db()
+        assert entry.status == Status.PENDING  # a link scanner's GET confirms nothing
+        response = client.post(url)
+        assert response.status_code == 200 and b"#1 in line" in response.content
+        entry.refresh_from_db()
+        assert entry.status == Status.WAITING
+
+    def test_token_of_another_purpose_or_tampered(self, client, variant):
+        entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
+        for token in (tokens.entry_token(entry, tokens.MANAGE), "x" + tokens.entry_token(entry, tokens.CONFIRM)):
+            response = client.post(f"/waitlist/confirm/{token}/")
+            assert response.status_code == 400
+        entry.refresh_from_db()
+        assert entry.status == Status.PENDING
+
+
+class TestUnsubscribeViews:
+    def test_one_click_post_without_csrf_or_login(self, variant):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        entry = factories.EntryFactory(variant=variant)
+        url = f"/waitlist/unsubscribe/{tokens.entry_token(entry, tokens.MANAGE)}/"
+        assert client.get(url).status_code == 200
+        entry.refresh_from_db()
+        assert entry.status == Status.WAITING
+        response = client.post(url, {"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 200
+        entry.refresh_from_db()
+        assert entry.status == Status.CANCELLED
+
+    def test_token_is_scoped_to_one_entry(self, client, variant):
+        mine = factories.EntryFactory(variant=variant)
+        other = factories.EntryFactory(variant=variant)
+        client.post(f"/waitlist/unsubscribe/{tokens.entry_token(mine, tokens.MANAGE)}/")
+        other.refresh_from_db()
+        assert other.status == Status.WAITING
+
+    def test_bad_token(self, client):
+        assert client.post("/waitlist/unsubscribe/nonsense/").status_code == 400
+
+    def test_unsubscribe_all_for_an_email(self, client, variant):
+        user = factories.UserFactory(email="kim@example.com")
+        as_user = factories.EntryFactory(variant=variant, user=user)
+        as_guest = factories.EntryFactory(user=None, email="KIM@example.com")
+        someone_else = factories.EntryFactory(variant=variant)
+        response = client.post(f"/waitlist/unsubscribe-all/{tokens.email_token('kim@example.com')}/")
+        assert response.status_code == 200
+        statuses = {e.pk: e.status for e in StockWaitlist.objects.all()}
+        assert statuses == {
+            as_user.pk: Status.CANCELLED, as_guest.pk: Status.CANCELLED, someone_else.pk: Status.WAITING,
+        }
+
+
+class TestTokens:
+    def test_round_trip_and_scope(self, variant):
+        entry = factories.EntryFactory(variant=variant)
+        token = tokens.entry_token(entry, tokens.MANAGE)
+        assert tokens.entry_id_from_token(token, tokens.MANAGE) == entry.pk
+        with pytest.raises(tokens.BadToken):
+            tokens.entry_id_from_token(token, tokens.PURCHASE)
+
+    def test_expiry(self, variant, settings):
+        entry = factories.EntryFactory(variant=variant)
+        token = tokens.entry_token(entry, tokens.CONFIRM)
+        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CONFIRMATION_EXPIRY": timedelta(seconds=-1)}
+        with pytest.raises(tokens.BadToken):
+            tokens.entry_id_from_token(token, tokens.CONFIRM)
