@@ -18,7 +18,10 @@ def pytest_configure(config):
                 host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", connect_timeout=5
             ).close()
         except psycopg.OperationalError as exc:
-            raise pytest.UsageError(f"DB=postgres but PostgreSQL cannot be reached: {exc}") from exc
+            message = f"DB=postgres but PostgreSQL cannot be reached: {exc}"
+            if os.environ.get("CI") == "true":
+                raise pytest.UsageError(message) from exc
+            pytest.exit(f"SKIPPING THE POSTGRESQL RUN. {message} (mandatory with CI=true)", 0)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,0 +1,54 @@
+"""The example shop's own catalogue. restock_waitlist does not own these models: it is
+pointed at them through ``RESTOCK_WAITLIST`` in settings. Products have UUID keys,
+variants integer keys; stock is kept per warehouse as "in stock" and "allocated".
+"""
+
+import uuid
+
+from django.db import models
+from django.urls import reverse
+
+
+class Product(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("shop:product", args=[self.slug])
+
+
+class Variant(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
+    colour = models.CharField(max_length=30)
+    size = models.CharField(max_length=10)
+    sku = models.CharField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["product", "colour", "size"]
+
+    def __str__(self):
+        return f"{self.colour} / {self.size}"
+
+
+class StockLevel(models.Model):
+    """Stock of one variant in one warehouse (``STOCK_MODEL``)."""
+
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="stock_levels")
+    warehouse = models.CharField(max_length=30)
+    num_in_stock = models.IntegerField(default=0)
+    num_allocated = models.IntegerField(default=0)
+
+    class Meta:
+        unique_together = [("variant", "warehouse")]
+
+    def __str__(self):
+        return f"{self.variant.sku} @ {self.warehouse}"
