@@ -170,8 +170,16 @@ class RestockEvent(CatalogItemMixin, models.Model):
         _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
     )
     waves_sent = models.PositiveSmallIntegerField(_("waves sent"), default=0)
-    next_wave_at = models.DateTimeField(_("next wave at"), null=True, blank=True)
+    next_wave_at = models.DateTimeField(
+        _("next wave at"),
+        null=True,
+        blank=True,
+        help_text=_("When the next wave is due; while dispatching, when a stalled wave is retried."),
+    )
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    detail = models.CharField(
+        _("detail"), max_length=255, blank=True, help_text=_("Why the dispatch stopped or was skipped.")
+    )
 
     objects = CatalogQuerySet.as_manager()
 
@@ -204,6 +212,7 @@ class Notification(models.Model):
     event = models.ForeignKey(
         RestockEvent, on_delete=models.CASCADE, related_name="notifications"
     )
+    subscriber_key = models.CharField(_("subscriber"), max_length=320, editable=False)
     channel = models.CharField(_("channel"), max_length=16)
     wave = models.PositiveSmallIntegerField(_("wave"), default=1)
     status = models.CharField(
@@ -216,6 +225,13 @@ class Notification(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    claim = models.CharField(
+        _("claim"),
+        max_length=32,
+        blank=True,
+        editable=False,
+        help_text=_("Token of the worker that moved it to sending: only that worker sends it."),
+    )
 
     class Meta:
         verbose_name = _("notification")
@@ -224,6 +240,11 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["entry", "channel", "event"], name="restock_waitlist_one_send"
+            ),
+            # A subscriber waiting for a variant and for "any variant" hears once per restock.
+            models.UniqueConstraint(
+                fields=["event", "subscriber_key", "channel"],
+                name="restock_waitlist_one_send_per_subscriber",
             ),
         ]
         indexes = [
