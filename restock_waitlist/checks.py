@@ -3,6 +3,7 @@
 import numbers
 from datetime import timedelta
 
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
@@ -21,7 +22,7 @@ def error(key, message, id_, hint=None):
 
 def check_settings(app_configs=None, **kwargs):
     errors = []
-    user_settings = app_settings.user_settings
+    user_settings = getattr(settings, SETTINGS_NAME, None) or {}
     if not isinstance(user_settings, dict):
         return [checks.Error(f"{SETTINGS_NAME} must be a dict.", id="restock_waitlist.E000")]
     for key in sorted(set(user_settings) - set(DEFAULTS)):

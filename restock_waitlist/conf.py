@@ -75,7 +75,9 @@ class AppSettings:
 
     @property
     def user_settings(self):
-        return getattr(settings, SETTINGS_NAME, None) or {}
+        """The project's dict; anything else reads as empty (the system checks report it)."""
+        value = getattr(settings, SETTINGS_NAME, None)
+        return value if isinstance(value, dict) else {}
 
     def __getattr__(self, key):
         if key not in DEFAULTS:

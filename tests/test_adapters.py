@@ -1,0 +1,69 @@
+import pytest
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+
+from restock_waitlist.adapters import DefaultAdapter, get_adapter, key_at_path
+from restock_waitlist.models import StockWaitlist
+from tests import factories
+from tests.testshop.models import Gadget, GadgetStock
+
+pytestmark = pytest.mark.django_db
+
+
+class ShopAdapter(DefaultAdapter):
+    def display_name(self, product, variant=None):
+        return f"[{product}]"
+
+
+def test_adapter_setting_is_the_one_place_to_override(settings, variant):
+    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "ADAPTER": "tests.test_adapters.ShopAdapter"}
+    assert isinstance(get_adapter(), ShopAdapter)
+    entry = factories.EntryFactory(variant=variant)
+    assert entry.catalog_label == f"[{variant.product}]"
+
+
+def test_keys_are_canonical_text(variant):
+    adapter = get_adapter()
+    assert adapter.product_key(variant.product) == str(variant.product.pk)
+    assert adapter.product_key(str(variant.product.pk)) == str(variant.product.pk)
+    assert adapter.variant_key(str(variant.pk).replace("-", "").upper()) == str(variant.pk)
+    assert adapter.variant_key(None) == ""
+    with pytest.raises(ValidationError):
+        adapter.product_key(variant)  # a variant is not a product
+
+
+def test_available_quantity_sums_every_row(variant, django_assert_num_queries):
+    factories.StockLevelFactory(variant=variant, quantity=3)
+    factories.StockLevelFactory(variant=variant, quantity=-1)
+    other = factories.VariantFactory(product=variant.product)
+    factories.StockLevelFactory(variant=other, quantity=5)
+    adapter = get_adapter()
+    with django_assert_num_queries(1):
+        assert adapter.available_quantity(str(variant.product_id), str(variant.pk)) == 2
+    assert adapter.available_quantity(str(variant.product_id)) == 7
+
+
+def test_callable_available_quantity(gadget_settings):
+    gadget = Gadget.objects.create(name="Lamp")
+    GadgetStock.objects.create(gadget=gadget, num_in_stock=5, num_allocated=2)
+    GadgetStock.objects.create(gadget=gadget, num_in_stock=1, num_allocated=0)
+    assert get_adapter().available_quantity(str(gadget.pk)) == 4
+
+
+def test_no_stock_model_is_reported(settings):
+    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "STOCK_MODEL": None}
+    with pytest.raises(ImproperlyConfigured, match="STOCK_MODEL"):
+        get_adapter().available_quantity("1")
+
+
+def test_key_at_path_reads_the_foreign_key_without_loading(variant, django_assert_num_queries):
+    stock = type(variant.stock_levels.get()).objects.select_related("variant").get(variant=variant)
+    with django_assert_num_queries(0):
+        assert key_at_path(stock, "variant.product") == variant.product_id
+
+
+def test_with_catalog_loads_names_in_two_queries(django_assert_num_queries):
+    for _ in range(5):
+        factories.EntryFactory()
+    with django_assert_num_queries(3):
+        labels = [e.catalog_label for e in StockWaitlist.objects.with_catalog()]
+    assert len(labels) == 5 and all(" – " in label for label in labels)
