@@ -9,6 +9,7 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, Vali
 from django.db import models
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from restock_waitlist.conf import app_settings, import_cached
 
@@ -84,20 +85,23 @@ class DefaultAdapter:
 
     def _key(self, model, value, field_name):
         """``value`` (an instance or a raw primary key) as the canonical text key."""
+        invalid = ValidationError(
+            {field_name: _("Not a valid %(name)s.") % {"name": model._meta.verbose_name}},
+            code="invalid",
+        )
         if isinstance(value, models.Model):
             if not isinstance(value, model):
-                raise ValidationError(
-                    {field_name: f"Expected a {model._meta.label}, got a {value._meta.label}."},
-                    code="invalid",
-                )
+                raise invalid
             value = value.pk
+        pk = model._meta.pk
         try:
-            return str(model._meta.pk.to_python(value))
-        except ValidationError as exc:
-            raise ValidationError(
-                {field_name: f"{value!r} is not a valid {model._meta.verbose_name} key."},
-                code="invalid",
-            ) from exc
+            value = pk.to_python(value)
+            pk.run_validators(value)  # e.g. the database's integer range
+        except (ValidationError, TypeError) as exc:
+            raise invalid from exc
+        if value is None:
+            raise invalid
+        return str(value)
 
     def product_key(self, product):
         return self._key(self.product_model, product, "product")
@@ -107,10 +111,7 @@ class DefaultAdapter:
         if variant is None or variant == "":
             return ""
         if self.variant_model is None:
-            raise ValidationError(
-                {"variant": "This shop has no variants (RESTOCK_WAITLIST['VARIANT_MODEL'] is None)."},
-                code="invalid",
-            )
+            raise ValidationError({"variant": _("This shop sells no variants.")}, code="invalid")
         return self._key(self.variant_model, variant, "variant")
 
     def _in_bulk(self, model, keys):
@@ -190,7 +191,7 @@ class DefaultAdapter:
         return sum(self.available_in_row(row) for row in rows)
 
     def available_before_save(self, stock, product_key, variant_key):
-        """``(item total, this row's share)`` as stored now, before ``stock`` is saved. One query."""
+        """``(item total, this row's share)`` as stored before ``stock`` is saved. One query."""
         rows = self.stock_rows(product_key, variant_key)
         field = self.available_field
         if field is not None:
@@ -217,7 +218,9 @@ class DefaultAdapter:
 
     def product_url(self, product, variant=None):
         """The item's page on the shop, relative unless the model's URL is absolute."""
-        target = variant if variant is not None and hasattr(variant, "get_absolute_url") else product
+        target = (
+            variant if variant is not None and hasattr(variant, "get_absolute_url") else product
+        )
         return target.get_absolute_url()
 
     def priority_for(self, user):

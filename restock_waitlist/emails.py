@@ -36,9 +36,7 @@ def send_confirmation(entry):
         "confirm_url": links.confirm_url(entry),
         "unsubscribe_url": links.unsubscribe_url(entry),
     }
-    subject, text, html = render_email(
-        "restock_waitlist/email/confirm", context, entry.locale
-    )
+    subject, text, html = render_email("restock_waitlist/email/confirm", context, entry.locale)
     message = EmailMultiAlternatives(
         subject, text, to=[recipient_email(entry)], headers=unsubscribe_headers(entry)
     )

@@ -109,5 +109,3 @@ class WaitlistQuerySet(CatalogQuerySet):
             .exclude(pk=entry.pk)
         )
         return ahead.count() + 1
-
-

@@ -247,10 +247,16 @@ def leave_all_for_email(email):
     address = (email or "").strip()
     if not address:
         return 0
-    return StockWaitlist.objects.filter(
-        Q(email__iexact=address) | Q(user__email__iexact=address),
-        status__in=CANCELLABLE,
-    ).update(status=Status.CANCELLED, cancelled_at=timezone.now())
+    return cancel_entries(
+        StockWaitlist.objects.filter(Q(email__iexact=address) | Q(user__email__iexact=address))
+    )
+
+
+def cancel_entries(entries):
+    """Cancel the cancellable entries of a queryset in one UPDATE; returns how many."""
+    return entries.filter(status__in=CANCELLABLE).update(
+        status=Status.CANCELLED, cancelled_at=timezone.now()
+    )
 
 
 def _active_entry(subscriber_key, product_key, variant_key):

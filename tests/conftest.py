@@ -8,14 +8,18 @@ from tests import factories
 
 
 def pytest_configure(config):
-    """Under ``CI=true`` with ``DB=postgres``, an unreachable server fails the run, never skips it."""
+    """With ``DB=postgres`` and ``CI=true``, an unreachable server fails the run, never skips it."""
     if os.environ.get("DB") == "postgres":
         import psycopg
 
         db = settings.DATABASES["default"]
         try:
             psycopg.connect(
-                host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", connect_timeout=5
+                host=db["HOST"],
+                port=db["PORT"],
+                user=db["USER"],
+                dbname="postgres",
+                connect_timeout=5,
             ).close()
         except psycopg.OperationalError as exc:
             message = f"DB=postgres but PostgreSQL cannot be reached: {exc}"

@@ -68,8 +68,14 @@ else:
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
-Q_CLUSTER = {"name": "restock_waitlist_tests", "sync": True, "orm": "default", "timeout": 60,
-             "retry": 120, "max_attempts": 3}
+Q_CLUSTER = {
+    "name": "restock_waitlist_tests",
+    "sync": True,
+    "orm": "default",
+    "timeout": 60,
+    "retry": 120,
+    "max_attempts": 3,
+}
 
 RESTOCK_WAITLIST = {
     "PRODUCT_MODEL": "testshop.Product",

@@ -15,7 +15,10 @@ class ShopAdapter(DefaultAdapter):
 
 
 def test_adapter_setting_is_the_one_place_to_override(settings, variant):
-    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "ADAPTER": "tests.test_adapters.ShopAdapter"}
+    settings.RESTOCK_WAITLIST = {
+        **settings.RESTOCK_WAITLIST,
+        "ADAPTER": "tests.test_adapters.ShopAdapter",
+    }
     assert isinstance(get_adapter(), ShopAdapter)
     entry = factories.EntryFactory(variant=variant)
     assert entry.catalog_label == f"[{variant.product}]"
@@ -67,3 +70,17 @@ def test_with_catalog_loads_names_in_two_queries(django_assert_num_queries):
     with django_assert_num_queries(3):
         labels = [e.catalog_label for e in StockWaitlist.objects.with_catalog()]
     assert len(labels) == 5 and all(" – " in label for label in labels)
+
+
+@pytest.mark.parametrize("bad", ["abc", 10**30, -(10**30), [1], {"a": 1}, None, 1.5j])
+def test_bad_product_keys_are_validation_errors(bad):
+    with pytest.raises(ValidationError) as info:
+        get_adapter().product_key(bad)
+    assert "product" in info.value.message_dict
+
+
+@pytest.mark.parametrize("bad", ["abc", [1], "0" * 33, 1.5])
+def test_bad_variant_keys_are_validation_errors(bad):
+    with pytest.raises(ValidationError) as info:
+        get_adapter().variant_key(bad)
+    assert "variant" in info.value.message_dict

@@ -29,7 +29,11 @@ def test_gadget_settings_are_clean(gadget_settings):
         ({"STOCK_VARIANT": "variant.product"}, "restock_waitlist.E005", "STOCK_VARIANT"),
         ({"VARIANT_MODEL": None}, "restock_waitlist.E005", "STOCK_VARIANT"),
         ({"STOCK_AVAILABLE": "num_available"}, "restock_waitlist.E006", "STOCK_AVAILABLE"),
-        ({"STOCK_AVAILABLE": "tests.testshop.models.missing"}, "restock_waitlist.E006", "STOCK_AVAILABLE"),
+        (
+            {"STOCK_AVAILABLE": "tests.testshop.models.missing"},
+            "restock_waitlist.E006",
+            "STOCK_AVAILABLE",
+        ),
         ({"VARIANT_PRODUCT": "name"}, "restock_waitlist.E007", "VARIANT_PRODUCT"),
         ({"CHANNELS": {"fax": {}}}, "restock_waitlist.E008", "CHANNELS"),
         ({"CHANNEL_ORDER": ["email", "pigeon"]}, "restock_waitlist.E008", "CHANNEL_ORDER"),
@@ -50,8 +54,10 @@ def test_misconfiguration_names_the_key(settings, override, error_id, key):
 
 def test_unknown_key_is_a_warning(settings):
     found = ids_and_messages({**settings.RESTOCK_WAITLIST, "OVERSUBSCRIBE": 2}, settings)
-    assert ("restock_waitlist.W001", "RESTOCK_WAITLIST['OVERSUBSCRIBE'] is not a setting of "
-            "restock_waitlist and is ignored.") in found
+    assert (
+        "restock_waitlist.W001",
+        "RESTOCK_WAITLIST['OVERSUBSCRIBE'] is not a setting of restock_waitlist and is ignored.",
+    ) in found
 
 
 def test_setting_must_be_a_dict(settings):

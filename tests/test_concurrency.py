@@ -20,7 +20,7 @@ def join_at_once(count, join):
         try:
             barrier.wait(timeout=10)
             results.append(join())
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
@@ -39,7 +39,10 @@ def test_concurrent_joins_leave_one_row(variant_given):
     user = factories.UserFactory()
     variant = factories.StockLevelFactory(quantity=0).variant
     results = join_at_once(
-        4, lambda: services.join_waitlist(variant.product, variant if variant_given else None, user=user)
+        4,
+        lambda: services.join_waitlist(
+            variant.product, variant if variant_given else None, user=user
+        ),
     )
     assert StockWaitlist.objects.count() == 1
     assert sorted(created for _, created in results) == [False, False, False, True]
@@ -48,7 +51,9 @@ def test_concurrent_joins_leave_one_row(variant_given):
 
 def test_concurrent_guest_joins_leave_one_row():
     variant = factories.StockLevelFactory(quantity=0).variant
-    join_at_once(3, lambda: services.join_waitlist(variant.product, variant, email="kim@example.com"))
+    join_at_once(
+        3, lambda: services.join_waitlist(variant.product, variant, email="kim@example.com")
+    )
     assert StockWaitlist.objects.count() == 1
 
 

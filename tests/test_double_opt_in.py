@@ -16,7 +16,9 @@ def confirm_link(message):
     return next(line for line in message.body.splitlines() if "/confirm/" in line).strip()
 
 
-def test_guest_entry_is_pending_and_confirmation_mailed(variant, django_capture_on_commit_callbacks):
+def test_guest_entry_is_pending_and_confirmation_mailed(
+    variant, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         entry, created = services.join_waitlist(variant.product, variant, email="kim@example.com")
     assert created and entry.status == Status.PENDING
@@ -64,10 +66,15 @@ def test_late_confirmation_expires_the_entry(variant):
 
 def test_expire_unconfirmed(variant):
     old = factories.EntryFactory(
-        variant=variant, user=None, email="a@example.com", status=Status.PENDING,
+        variant=variant,
+        user=None,
+        email="a@example.com",
+        status=Status.PENDING,
         created_at=timezone.now() - timedelta(days=3),
     )
-    fresh = factories.EntryFactory(variant=variant, user=None, email="b@example.com", status=Status.PENDING)
+    fresh = factories.EntryFactory(
+        variant=variant, user=None, email="b@example.com", status=Status.PENDING
+    )
     assert services.expire_unconfirmed() == 1
     old.refresh_from_db()
     fresh.refresh_from_db()
@@ -89,7 +96,10 @@ class TestConfirmView:
 
     def test_token_of_another_purpose_or_tampered(self, client, variant):
         entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
-        for token in (tokens.entry_token(entry, tokens.MANAGE), "x" + tokens.entry_token(entry, tokens.CONFIRM)):
+        for token in (
+            tokens.entry_token(entry, tokens.MANAGE),
+            "x" + tokens.entry_token(entry, tokens.CONFIRM),
+        ):
             response = client.post(f"/waitlist/confirm/{token}/")
             assert response.status_code == 400
         entry.refresh_from_db()
@@ -126,11 +136,15 @@ class TestUnsubscribeViews:
         as_user = factories.EntryFactory(variant=variant, user=user)
         as_guest = factories.EntryFactory(user=None, email="KIM@example.com")
         someone_else = factories.EntryFactory(variant=variant)
-        response = client.post(f"/waitlist/unsubscribe-all/{tokens.email_token('kim@example.com')}/")
+        response = client.post(
+            f"/waitlist/unsubscribe-all/{tokens.email_token('kim@example.com')}/"
+        )
         assert response.status_code == 200
         statuses = {e.pk: e.status for e in StockWaitlist.objects.all()}
         assert statuses == {
-            as_user.pk: Status.CANCELLED, as_guest.pk: Status.CANCELLED, someone_else.pk: Status.WAITING,
+            as_user.pk: Status.CANCELLED,
+            as_guest.pk: Status.CANCELLED,
+            someone_else.pk: Status.WAITING,
         }
 
 
@@ -145,6 +159,9 @@ class TestTokens:
     def test_expiry(self, variant, settings):
         entry = factories.EntryFactory(variant=variant)
         token = tokens.entry_token(entry, tokens.CONFIRM)
-        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CONFIRMATION_EXPIRY": timedelta(seconds=-1)}
+        settings.RESTOCK_WAITLIST = {
+            **settings.RESTOCK_WAITLIST,
+            "CONFIRMATION_EXPIRY": timedelta(seconds=-1),
+        }
         with pytest.raises(tokens.BadToken):
             tokens.entry_id_from_token(token, tokens.CONFIRM)

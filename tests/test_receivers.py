@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.core.management import call_command
 from django.db import transaction
@@ -13,7 +15,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def detected():
     events = []
-    signals.restock_detected.connect(lambda **kw: events.append(kw["event"]), weak=False, dispatch_uid="t")
+    signals.restock_detected.connect(
+        lambda **kw: events.append(kw["event"]), weak=False, dispatch_uid="t"
+    )
     yield events
     signals.restock_detected.disconnect(dispatch_uid="t")
 
@@ -25,7 +29,9 @@ def sold_out(variant):
     return variant.stock_levels.get()
 
 
-def test_restock_records_event_and_signals_after_commit(sold_out, detected, django_capture_on_commit_callbacks):
+def test_restock_records_event_and_signals_after_commit(
+    sold_out, detected, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         sold_out.quantity = 5
         sold_out.save()
@@ -33,7 +39,10 @@ def test_restock_records_event_and_signals_after_commit(sold_out, detected, djan
     event = RestockEvent.objects.get()
     assert detected == [event]
     assert (event.quantity, event.previous_quantity) == (5, 0)
-    assert (event.product_key, event.variant_key) == (str(sold_out.variant.product_id), str(sold_out.variant_id))
+    assert (event.product_key, event.variant_key) == (
+        str(sold_out.variant.product_id),
+        str(sold_out.variant_id),
+    )
     assert event.source == RestockEvent.Source.STOCK_SAVE
 
 
@@ -96,10 +105,12 @@ def test_update_fields_without_quantity_skip_the_check(sold_out, django_assert_n
 
 def test_raw_fixture_loads_are_ignored(sold_out, tmp_path):
     fixture = tmp_path / "stock.json"
-    fixture.write_text(
-        '[{"model": "testshop.stocklevel", "pk": %d, "fields": {"variant": "%s", "warehouse": "x", "quantity": 9}}]'
-        % (sold_out.pk, sold_out.variant_id)
-    )
+    row = {
+        "model": "testshop.stocklevel",
+        "pk": sold_out.pk,
+        "fields": {"variant": str(sold_out.variant_id), "warehouse": "x", "quantity": 9},
+    }
+    fixture.write_text(json.dumps([row]))
     call_command("loaddata", str(fixture), verbosity=0)
     assert StockLevel.objects.get(pk=sold_out.pk).quantity == 9
     assert not RestockEvent.objects.exists()
@@ -128,7 +139,10 @@ def test_callable_available_quantity(gadget_settings, user, django_capture_on_co
     stock.save()
     event = RestockEvent.objects.get()
     assert (event.product_key, event.variant_key, event.quantity, event.previous_quantity) == (
-        str(gadget.pk), "", 3, 0,
+        str(gadget.pk),
+        "",
+        3,
+        0,
     )
 
 
@@ -137,7 +151,10 @@ def test_record_restock_command(sold_out, detected, django_capture_on_commit_cal
     assert not RestockEvent.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
         call_command(
-            "restock_waitlist_record_restock", str(sold_out.variant.product_id),
-            "--variant", str(sold_out.variant_id), verbosity=0,
+            "restock_waitlist_record_restock",
+            str(sold_out.variant.product_id),
+            "--variant",
+            str(sold_out.variant_id),
+            verbosity=0,
         )
     assert [e.quantity for e in detected] == [6]

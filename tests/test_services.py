@@ -40,8 +40,11 @@ class TestJoin:
     def test_database_forbids_a_second_active_null_variant_entry(self, user, product):
         entry, _ = services.join_waitlist(product, user=user)
         duplicate = StockWaitlist(
-            product_key=entry.product_key, variant_key="", user=user,
-            subscriber_key=entry.subscriber_key, channels=["email"],
+            product_key=entry.product_key,
+            variant_key="",
+            user=user,
+            subscriber_key=entry.subscriber_key,
+            channels=["email"],
         )
         with pytest.raises(IntegrityError), transaction.atomic():
             duplicate.save()
@@ -60,7 +63,10 @@ class TestJoin:
 
     def test_guest_joins_with_email_and_phone(self, variant):
         entry, created = services.join_waitlist(
-            variant.product, variant, email=" Kim@Example.COM ", phone="+82 10-1234-5678",
+            variant.product,
+            variant,
+            email=" Kim@Example.COM ",
+            phone="+82 10-1234-5678",
             channels=["sms", "email"],
         )
         assert created
@@ -86,9 +92,13 @@ class TestJoin:
         entry, _ = services.join_waitlist(variant.product.pk, str(variant.pk), user=user)
         assert entry.variant == variant
 
-    def test_signal_sent_after_commit_for_new_entries_only(self, user, variant, django_capture_on_commit_callbacks):
+    def test_signal_sent_after_commit_for_new_entries_only(
+        self, user, variant, django_capture_on_commit_callbacks
+    ):
         received = []
-        signals.waitlist_joined.connect(lambda **kw: received.append(kw["entry"]), weak=False, dispatch_uid="t")
+        signals.waitlist_joined.connect(
+            lambda **kw: received.append(kw["entry"]), weak=False, dispatch_uid="t"
+        )
         try:
             with django_capture_on_commit_callbacks(execute=True):
                 entry, _ = services.join_waitlist(variant.product, variant, user=user)
@@ -146,7 +156,8 @@ class TestJoinValidation:
 
     def test_disabled_channel_is_refused(self, user, variant, settings):
         settings.RESTOCK_WAITLIST = {
-            **settings.RESTOCK_WAITLIST, "CHANNELS": {"email": {"BACKEND": "x.Y"}},
+            **settings.RESTOCK_WAITLIST,
+            "CHANNELS": {"email": {"BACKEND": "x.Y"}},
         }
         with pytest.raises(ValidationError) as info:
             services.join_waitlist(variant.product, variant, user=user, channels=["sms"])
@@ -199,7 +210,9 @@ class TestPosition:
         entry = factories.EntryFactory(variant=variant, status=Status.NOTIFIED)
         assert services.waitlist_position(entry) is None
 
-    def test_positions_annotation_matches_and_costs_one_query(self, variant, django_assert_num_queries):
+    def test_positions_annotation_matches_and_costs_one_query(
+        self, variant, django_assert_num_queries
+    ):
         for tier in (0, 1, 0, 2, 0):
             factories.EntryFactory(variant=variant, tier=tier)
         with django_assert_num_queries(1):
@@ -210,10 +223,14 @@ class TestPosition:
 
 
 class TestRecordRestock:
-    def test_records_current_quantity_and_signals_on_commit(self, variant, django_capture_on_commit_callbacks):
+    def test_records_current_quantity_and_signals_on_commit(
+        self, variant, django_capture_on_commit_callbacks
+    ):
         factories.StockLevelFactory(variant=variant, quantity=4)
         events = []
-        signals.restock_detected.connect(lambda **kw: events.append(kw["event"]), weak=False, dispatch_uid="t")
+        signals.restock_detected.connect(
+            lambda **kw: events.append(kw["event"]), weak=False, dispatch_uid="t"
+        )
         try:
             with django_capture_on_commit_callbacks(execute=True):
                 event = services.record_restock(variant.product, variant)

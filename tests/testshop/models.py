@@ -32,6 +32,9 @@ class StockLevel(models.Model):
     warehouse = models.CharField(max_length=30, default="main")
     quantity = models.IntegerField(default=0)
 
+    def __str__(self):
+        return f"{self.variant_id}@{self.warehouse}: {self.quantity}"
+
 
 class Gadget(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -48,6 +51,9 @@ class GadgetStock(models.Model):
     gadget = models.ForeignKey(Gadget, on_delete=models.CASCADE, related_name="stock")
     num_in_stock = models.IntegerField(default=0)
     num_allocated = models.IntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.gadget_id}: {self.num_in_stock - self.num_allocated}"
 
 
 def gadget_available(stock):

@@ -21,5 +21,6 @@ class Command(BaseCommand):
         try:
             event = services.record_restock(product, variant, quantity)
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()))
+            errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            raise CommandError(errors) from exc
         self.stdout.write(f"Recorded restock #{event.pk}: {event.quantity} available.")

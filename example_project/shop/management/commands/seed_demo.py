@@ -16,13 +16,19 @@ CATALOGUE = [
     ("Wool Beanie", "wool-beanie", "15.00", ["Grey", "Navy"], ["One size"]),
     ("Rain Jacket", "rain-jacket", "89.00", ["Yellow"], ["S", "M", "L"]),
 ]
-SOLD_OUT = {("canvas-sneaker", "Black", "260"), ("canvas-sneaker", "White", "250"),
-            ("wool-beanie", "Navy", "One size"), ("rain-jacket", "Yellow", "M")}
+SOLD_OUT = {
+    ("canvas-sneaker", "Black", "260"),
+    ("canvas-sneaker", "White", "250"),
+    ("wool-beanie", "Navy", "One size"),
+    ("rain-jacket", "Yellow", "M"),
+}
 GUESTS = ["jisoo@example.com", "minho@example.com", "sara@example.com"]
 
 
 class Command(BaseCommand):
-    help = "Create the demo catalogue, users (alice is VIP; password 'demo') and waiters. Idempotent."
+    help = (
+        "Create the demo catalogue, users (alice is VIP; password 'demo') and waiters. Idempotent."
+    )
 
     @transaction.atomic
     def handle(self, **options):
@@ -39,7 +45,8 @@ class Command(BaseCommand):
                 user.groups.add(vip_group)
             users[name] = user
         merchant, created = User.objects.get_or_create(
-            username="merchant", defaults={"email": "merchant@example.com", "is_staff": True, "is_superuser": True}
+            username="merchant",
+            defaults={"email": "merchant@example.com", "is_staff": True, "is_superuser": True},
         )
         if created:
             merchant.set_password("demo")
@@ -48,18 +55,25 @@ class Command(BaseCommand):
         sold_out = []
         for name, slug, price, colours, sizes in CATALOGUE:
             product, _ = Product.objects.get_or_create(
-                slug=slug, defaults={"name": name, "price": Decimal(price),
-                                     "description": f"The {name.lower()} everyone is waiting for."}
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "price": Decimal(price),
+                    "description": f"The {name.lower()} everyone is waiting for.",
+                },
             )
             for colour in colours:
                 for size in sizes:
                     variant, _ = Variant.objects.get_or_create(
-                        product=product, colour=colour, size=size,
+                        product=product,
+                        colour=colour,
+                        size=size,
                         defaults={"sku": f"{slug}-{colour}-{size}".lower().replace(" ", "-")},
                     )
                     is_sold_out = (slug, colour, size) in SOLD_OUT
                     StockLevel.objects.get_or_create(
-                        variant=variant, warehouse="Seoul",
+                        variant=variant,
+                        warehouse="Seoul",
                         defaults={"num_in_stock": 0 if is_sold_out else 12, "num_allocated": 0},
                     )
                     if is_sold_out:
@@ -67,15 +81,19 @@ class Command(BaseCommand):
 
         if not StockWaitlist.objects.exists():
             for variant in sold_out:
-                services.join_waitlist(variant.product, variant, user=users["bob"], channels=["email", "sms"])
-                services.join_waitlist(variant.product, variant, user=users["alice"], channels=["push", "email"])
+                services.join_waitlist(
+                    variant.product, variant, user=users["bob"], channels=["email", "sms"]
+                )
+                services.join_waitlist(
+                    variant.product, variant, user=users["alice"], channels=["push", "email"]
+                )
                 for email in GUESTS:
                     entry, _ = services.join_waitlist(variant.product, variant, email=email)
                     services.confirm_entry(entry.pk)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo shop ready: {Product.objects.count()} products, {len(sold_out)} sold-out variants, "
-                f"{StockWaitlist.objects.count()} waitlist entries. Log in as alice, bob or merchant "
-                "(password 'demo')."
+                f"Demo shop ready: {Product.objects.count()} products, "
+                f"{len(sold_out)} sold-out variants, {StockWaitlist.objects.count()} waitlist "
+                "entries. Log in as alice, bob or merchant (password 'demo')."
             )
         )
