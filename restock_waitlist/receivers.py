@@ -6,11 +6,14 @@ reconnected when that setting changes. The merchant's ``save()`` pays one query 
 goes from none to some.
 """
 
+from functools import partial
+
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 
-from restock_waitlist import services
+from restock_waitlist import dispatch, services, signals
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.conf import SETTINGS_NAME, app_settings
 
@@ -74,6 +77,12 @@ def settings_changed(setting, **kwargs):
         connect_stock_receivers()
 
 
+def enqueue_dispatch(sender, event, **kwargs):
+    """``restock_detected``: hand the event to a worker once the transaction commits."""
+    transaction.on_commit(partial(dispatch.enqueue, "dispatch_restock", event.pk))
+
+
 def connect():
     connect_stock_receivers()
     setting_changed.connect(settings_changed, dispatch_uid=UID)
+    signals.restock_detected.connect(enqueue_dispatch, dispatch_uid=UID)

@@ -1,6 +1,6 @@
 """django-q2 entry points. Thin: ids in, services called; each is safe to run twice."""
 
-from restock_waitlist import emails, services
+from restock_waitlist import dispatch, emails, services
 from restock_waitlist.models import StockWaitlist
 
 
@@ -14,3 +14,41 @@ def send_confirmation(entry_id):
 def expire_unconfirmed():
     """Periodic: expire guest entries never confirmed."""
     return services.expire_unconfirmed()
+
+
+# Dispatch (restock_waitlist.dispatch) ------------------------------------------------------
+
+
+def dispatch_restock(event_id):
+    """A restock was detected: start its first wave."""
+    dispatch.dispatch_event(event_id)
+
+
+def run_wave(event_id):
+    """Send the event's next wave (due, or resumed after a stalled worker)."""
+    dispatch.run_wave(event_id)
+
+
+def send_chunk(event_id, wave, entry_ids):
+    """Claim and notify one chunk of entries of a wave."""
+    return dispatch.send_chunk(event_id, wave, entry_ids)
+
+
+def send_notifications(notification_ids):
+    """Send queued notifications that are due (retries, quiet hours, re-queued)."""
+    return dispatch.send_notifications(notification_ids)
+
+
+def run_due_waves():
+    """Periodic: start due waves, resume stalled ones, restart lost events."""
+    return dispatch.run_due_waves()
+
+
+def requeue_notifications():
+    """Periodic: re-queue notifications stuck in flight and enqueue due retries."""
+    return dispatch.requeue_notifications()
+
+
+def reconcile_stock():
+    """Periodic: record restocks whose stock changed without a signal."""
+    return len(dispatch.reconcile_stock())

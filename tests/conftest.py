@@ -63,3 +63,13 @@ def product(variant):
 def gadget_settings(settings):
     settings.RESTOCK_WAITLIST = settings.GADGET_SETTINGS
     return settings.RESTOCK_WAITLIST
+
+
+@pytest.fixture(autouse=True)
+def _clear_locmem_channel_outbox():
+    """Like Django's ``mail.outbox``: every test starts with an empty locmem channel outbox."""
+    from restock_waitlist.channels import locmem
+
+    locmem.outbox.clear()
+    yield
+    locmem.outbox.clear()

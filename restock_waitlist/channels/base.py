@@ -1,0 +1,191 @@
+"""The shape every channel backend fills in, after django-anymail's base backend.
+
+Dispatch hands a channel a list of :class:`Outgoing` messages and gets back one
+:class:`Result` per notification. :meth:`BaseChannel.send_batch` sends them one by one
+through three small steps a backend overrides: :meth:`~BaseChannel.build_payload`,
+:meth:`~BaseChannel.post` and :meth:`~BaseChannel.parse_response`. A backend whose
+provider takes many recipients in one call overrides ``send_batch`` instead.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from restock_waitlist import links
+from restock_waitlist.adapters import get_adapter
+
+logger = logging.getLogger("restock_waitlist.channels")
+
+
+class ChannelError(Exception):
+    """A send failed; ``str(exc)`` is the reason kept in the notification log."""
+
+
+class TransientError(ChannelError):
+    """Worth trying again later: a timeout, a rate limit, the provider is down."""
+
+
+class PermanentError(ChannelError):
+    """Trying again will not help: a rejected address, an invalid number."""
+
+
+class NoContact(PermanentError):
+    """The waiter has nothing to send to on this channel (no address, number or device)."""
+
+
+@dataclass
+class Outgoing:
+    """One message for one waiter over one channel, as dispatch hands it to a backend.
+
+    ``contact`` is what ``CONTACT_RESOLVER`` found: an email address, a phone number, or
+    the user whose devices get a push.
+    """
+
+    notification_id: int
+    entry: Any
+    event: Any
+    contact: Any
+    _links: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def locale(self):
+        return self.entry.locale or None
+
+    @property
+    def purchase_url(self):
+        if "purchase" not in self._links:
+            self._links["purchase"] = links.purchase_url(self.entry)
+        return self._links["purchase"]
+
+    @property
+    def unsubscribe_url(self):
+        if "unsubscribe" not in self._links:
+            self._links["unsubscribe"] = links.unsubscribe_url(self.entry)
+        return self._links["unsubscribe"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one send; dispatch turns it into the notification's status."""
+
+    SENT = "sent"
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    NO_CONTACT = "no_contact"
+
+    outcome: str
+    provider_message_id: str = ""
+    error: str = ""
+
+    @classmethod
+    def sent(cls, provider_message_id=""):
+        return cls(cls.SENT, provider_message_id=str(provider_message_id or "")[:255])
+
+    @classmethod
+    def from_error(cls, exc):
+        if isinstance(exc, NoContact):
+            outcome = cls.NO_CONTACT
+        elif isinstance(exc, PermanentError):
+            outcome = cls.PERMANENT
+        else:
+            outcome = cls.TRANSIENT
+        return cls(outcome, error=str(exc) or exc.__class__.__name__)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message's text: ``subject`` (email subject, push title; may be empty), ``text``, ``html``."""
+
+    subject: str
+    text: str
+    html: str = ""
+
+
+class BaseChannel:
+    """A way to reach a waiter. Subclasses fill in the steps; see the module docstring.
+
+    ``name`` is the channel's key in ``RESTOCK_WAITLIST["CHANNELS"]`` (``"email"``,
+    ``"push"``, ``"sms"``) and picks the message templates; ``options`` is its
+    ``OPTIONS`` dict.
+    """
+
+    #: Whether this backend renders an HTML part.
+    renders_html = False
+
+    def __init__(self, name, **options):
+        self.name = name
+        self.options = options
+
+    # Sending --------------------------------------------------------------------------
+
+    def send_batch(self, messages):
+        """Send ``messages``; ``{notification_id: Result}`` for every one of them."""
+        return {message.notification_id: self.send_one(message) for message in messages}
+
+    def send_one(self, message):
+        """Build, post and parse one message; every failure becomes a :class:`Result`."""
+        try:
+            payload = self.build_payload(message)
+            response = self.post(payload)
+            return self.parse_response(response, message)
+        except ChannelError as exc:
+            return Result.from_error(exc)
+        except Exception as exc:  # a backend bug must not strand the rest of the chunk
+            logger.exception(
+                "Channel %r failed on notification %s", self.name, message.notification_id
+            )
+            return Result(Result.TRANSIENT, error=f"{exc.__class__.__name__}: {exc}")
+
+    def build_payload(self, message):
+        """What :meth:`post` sends for one message."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_payload()")
+
+    def post(self, payload):
+        """Hand the payload to the provider; raise :class:`ChannelError` subclasses on failure."""
+        raise NotImplementedError(f"{type(self).__name__} must implement post()")
+
+    def parse_response(self, response, message):
+        """A :class:`Result` from the provider's answer (default: sent, answer as the id)."""
+        return Result.sent(response or "")
+
+    # Rendering ------------------------------------------------------------------------
+
+    def template_names(self, part):
+        """``messages/<channel><part>`` (e.g. ``email_subject.txt``), else ``messages/default<part>``."""
+        return [
+            f"restock_waitlist/messages/{self.name}{part}",
+            f"restock_waitlist/messages/default{part}",
+        ]
+
+    def context(self, message, **overrides):
+        """Template context: the item as restocked (the event's variant), links, the entry."""
+        adapter = get_adapter()
+        event = message.event
+        product, variant = event.product, event.variant
+        context = {
+            "entry": message.entry,
+            "event": event,
+            "product": product,
+            "variant": variant,
+            "item_name": adapter.display_name(product, variant),
+            **overrides,
+        }
+        for name in ("purchase_url", "unsubscribe_url"):
+            if name not in context:
+                context[name] = getattr(message, name)
+        return context
+
+    def render(self, message, **overrides):
+        """The message in the waiter's language; ``overrides`` replace context values."""
+        context = self.context(message, **overrides)
+        with translation.override(message.locale):
+            context["LANGUAGE_CODE"] = translation.get_language()
+            subject = render_to_string(self.template_names("_subject.txt"), context)
+            text = render_to_string(self.template_names(".txt"), context).strip()
+            html = (
+                render_to_string(self.template_names(".html"), context) if self.renders_html else ""
+            )
+        return Rendered(" ".join(subject.split()), text, html)

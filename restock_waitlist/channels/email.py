@@ -1,0 +1,179 @@
+"""Email through Django's email API, so any django-anymail ESP (or SMTP) delivers it.
+
+``OPTIONS``:
+
+``EMAIL_BACKEND``
+    Dotted path of a Django email backend (default: ``settings.EMAIL_BACKEND``).
+``FROM_EMAIL``
+    Sender (default: ``settings.DEFAULT_FROM_EMAIL``).
+``MERGE_FIELD``
+    Your ESP's merge-field syntax with ``KEY`` where the field name goes, e.g.
+    ``"{{KEY}}"`` or ``"*|KEY|*"``. With an anymail backend this turns on batch sending:
+    one API call carries up to ``BATCH_SIZE`` waiters, each getting their own links
+    through anymail's ``merge_data`` and ``merge_headers``. Without it, one message each.
+``BATCH_SIZE``
+    Recipients per batch call (default 500).
+"""
+
+import smtplib
+
+from anymail.backends.base import AnymailBaseBackend
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailError,
+    AnymailRecipientsRefused,
+    AnymailUnsupportedFeature,
+)
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from restock_waitlist.channels.base import BaseChannel, PermanentError, Result, TransientError
+from restock_waitlist.emails import unsubscribe_headers
+
+#: Per-recipient values in a batch send, as merge-field names.
+MERGE_KEYS = {"purchase_url": "PURCHASE_URL", "unsubscribe_url": "UNSUBSCRIBE_URL"}
+
+#: anymail recipient statuses that mean "the ESP took it".
+ACCEPTED = {"sent", "queued", "scheduled", "unknown"}
+
+
+def error_for(exc):
+    """A :class:`ChannelError` for an exception raised while sending mail."""
+    if isinstance(exc, AnymailRecipientsRefused):
+        return PermanentError(f"Recipient refused: {exc}")
+    if isinstance(exc, AnymailAPIError):
+        status = getattr(exc, "status_code", None)
+        if status is not None and 400 <= status < 500 and status not in (408, 429):
+            return PermanentError(f"ESP rejected the message ({status}): {exc}")
+        return TransientError(f"ESP error ({status or 'no response'}): {exc}")
+    if isinstance(exc, AnymailError):
+        return PermanentError(str(exc))
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return PermanentError(f"Recipient refused: {exc.recipients}")
+    if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500:
+        return PermanentError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+    return TransientError(f"{exc.__class__.__name__}: {exc}")
+
+
+class EmailChannel(BaseChannel):
+    renders_html = True
+
+    @property
+    def merge_field(self):
+        return self.options.get("MERGE_FIELD") or ""
+
+    def connection(self):
+        return get_connection(self.options.get("EMAIL_BACKEND"))
+
+    def email(self, rendered, to, connection, headers=None):
+        message = EmailMultiAlternatives(
+            rendered.subject,
+            rendered.text,
+            self.options.get("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
+            to=to,
+            headers=headers,
+            connection=connection,
+        )
+        if rendered.html:
+            message.attach_alternative(rendered.html, "text/html")
+        return message
+
+    # One message each -----------------------------------------------------------------
+
+    def send_batch(self, messages):
+        connection = self.connection()
+        try:
+            connection.open()
+        except Exception as exc:
+            error = Result.from_error(error_for(exc))
+            return {message.notification_id: error for message in messages}
+        self._connection = connection
+        try:
+            if self.merge_field and isinstance(connection, AnymailBaseBackend):
+                return self._send_merged(connection, messages)
+            return super().send_batch(messages)
+        finally:
+            connection.close()
+
+    def build_payload(self, message):
+        return self.email(
+            self.render(message),
+            [message.contact],
+            self._connection,
+            headers=unsubscribe_headers(message.entry),
+        )
+
+    def post(self, payload):
+        try:
+            payload.send()
+        except Exception as exc:
+            raise error_for(exc) from exc
+        return payload
+
+    def parse_response(self, response, message):
+        status = getattr(response, "anymail_status", None)
+        return Result.sent(getattr(status, "message_id", None) or "")
+
+    # Batch sending with merge data ----------------------------------------------------
+
+    def batches(self, messages):
+        """Groups sharing one rendering (event, language), each address once, ``BATCH_SIZE`` max."""
+        size = int(self.options.get("BATCH_SIZE") or 500)
+        groups = {}
+        for message in messages:
+            groups.setdefault((message.event.pk, message.locale), []).append(message)
+        for group in groups.values():
+            pending = group
+            while pending:
+                batch, seen, later = [], set(), []
+                for message in pending:
+                    address = message.contact.casefold()
+                    if address in seen or len(batch) >= size:
+                        later.append(message)
+                    else:
+                        seen.add(address)
+                        batch.append(message)
+                yield batch
+                pending = later
+
+    def _send_merged(self, connection, messages):
+        results = {}
+        placeholders = {
+            name: self.merge_field.replace("KEY", key) for name, key in MERGE_KEYS.items()
+        }
+        for batch in self.batches(messages):
+            email = self.email(
+                self.render(batch[0], entry=None, **placeholders),
+                [message.contact for message in batch],
+                connection,
+            )
+            email.merge_data = {
+                m.contact: {key: getattr(m, name) for name, key in MERGE_KEYS.items()}
+                for m in batch
+            }
+            email.merge_headers = {m.contact: unsubscribe_headers(m.entry) for m in batch}
+            email.merge_metadata = {m.contact: {"notification": m.notification_id} for m in batch}
+            try:
+                email.send()
+            except AnymailUnsupportedFeature:
+                # This ESP cannot merge per recipient (e.g. headers): one message each.
+                results.update(super().send_batch(batch))
+                continue
+            except Exception as exc:
+                error = Result.from_error(error_for(exc))
+                results.update((m.notification_id, error) for m in batch)
+                continue
+            statuses = email.anymail_status.recipients
+            for message in batch:
+                results[message.notification_id] = self._recipient_result(
+                    statuses.get(message.contact)
+                )
+        return results
+
+    @staticmethod
+    def _recipient_result(status):
+        if status is None or status.status in ACCEPTED:
+            return Result.sent(getattr(status, "message_id", None) or "")
+        if status.status in ("rejected", "invalid"):
+            return Result(Result.PERMANENT, error=f"ESP status: {status.status}")
+        return Result(Result.TRANSIENT, error=f"ESP status: {status.status}")

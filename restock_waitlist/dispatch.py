@@ -1,0 +1,595 @@
+"""From a restock to sent notifications: waves, chunks, claiming, sending, retries.
+
+Plain functions; the django-q2 tasks in :mod:`restock_waitlist.tasks`, the management
+commands and the admin call them. ``docs/dispatch.rst`` tells the whole story. In short:
+
+* :func:`dispatch_event` starts an event's first wave (or skips it, or defers it when the
+  stock flapped within ``RESTOCK_COOLDOWN``).
+* :func:`run_wave` sizes a wave to ``ceil(available x OVERSUBSCRIPTION)``, walks the queue
+  in dispatch order by keyset pages and enqueues one :func:`send_chunk` task per
+  ``CHUNK_SIZE`` entry ids, so the work spreads over every worker and memory stays flat.
+* :func:`send_chunk` re-reads the stock, claims its entries in bulk (row locks with
+  ``SKIP LOCKED`` on PostgreSQL, a conditional ``UPDATE`` elsewhere), writes their
+  ``Notification`` rows in the same transaction, then sends them.
+* A notification is sent only by the worker whose conditional ``UPDATE`` moved it from
+  ``queued`` to ``sending`` with its own claim token, so a task that runs twice, or a
+  re-queued one, never sends twice.
+"""
+
+import logging
+import math
+import uuid
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import connection, transaction
+from django.db.models import F, Q, Subquery
+from django.utils import timezone
+
+from restock_waitlist import services
+from restock_waitlist.adapters import get_adapter, prefetch_catalog
+from restock_waitlist.channels import get_channel
+from restock_waitlist.channels.base import Outgoing, Result
+from restock_waitlist.conf import app_settings
+from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
+from restock_waitlist.querysets import item_filter
+
+logger = logging.getLogger("restock_waitlist.dispatch")
+
+EntryStatus = StockWaitlist.Status
+EventStatus = RestockEvent.Status
+SendStatus = Notification.Status
+
+#: Events that will still send: a later event for the same item leaves them be or ends them.
+OPEN_EVENT_STATUSES = (EventStatus.PENDING, EventStatus.DISPATCHING, EventStatus.WAITING_NEXT_WAVE)
+
+#: Channels that wait for the morning during ``QUIET_HOURS``; email goes at once.
+QUIET_CHANNELS = ("push", "sms")
+
+#: Fields a send writes back, in one ``bulk_update`` per channel.
+RESULT_FIELDS = [
+    "status",
+    "provider_message_id",
+    "error",
+    "next_attempt_at",
+    "sent_at",
+    "updated_at",
+]
+
+
+def enqueue(task_name, *args):
+    """Queue ``restock_waitlist.tasks.<task_name>(*args)`` with ``Q_OPTIONS``; ids only."""
+    from django_q.tasks import async_task
+
+    return async_task(
+        f"restock_waitlist.tasks.{task_name}", *args, q_options=dict(app_settings.Q_OPTIONS or {})
+    )
+
+
+# Events and waves -----------------------------------------------------------------------
+
+
+def dispatch_event(event_id):
+    """Start a pending restock event: its first wave, or skip or defer it. Safe to repeat."""
+    event = RestockEvent.objects.filter(pk=event_id, status=EventStatus.PENDING).first()
+    if event is None:
+        return None
+    if event.quantity <= 0:
+        return _close(event, EventStatus.SKIPPED, "Nothing to sell: quantity is zero.")
+    if not services.has_waiters(event.product_key, event.variant_key):
+        return _close(event, EventStatus.SKIPPED, "Nobody is waiting.")
+    earlier = _flapping_predecessor(event)
+    if earlier is not None and earlier.status in OPEN_EVENT_STATUSES:
+        return _close(
+            event,
+            EventStatus.SKIPPED,
+            f"Stock flapped within the cooldown; restock #{earlier.pk} carries on.",
+        )
+    if earlier is not None:
+        # The last restock ended (sold out) moments ago: wait out the cooldown, then re-check.
+        RestockEvent.objects.filter(pk=event.pk, status=EventStatus.PENDING).update(
+            status=EventStatus.WAITING_NEXT_WAVE,
+            next_wave_at=earlier.created_at + app_settings.RESTOCK_COOLDOWN,
+            detail=f"Stock flapped after restock #{earlier.pk}; first wave after the cooldown.",
+        )
+        return event
+    return run_wave(event.pk)
+
+
+def _flapping_predecessor(event):
+    """The latest earlier event of the same item within ``RESTOCK_COOLDOWN`` that sent or will."""
+    return (
+        RestockEvent.objects.filter(
+            product_key=event.product_key,
+            variant_key=event.variant_key,
+            created_at__gte=event.created_at - app_settings.RESTOCK_COOLDOWN,
+            created_at__lte=event.created_at,
+        )
+        .exclude(pk=event.pk)
+        .exclude(status=EventStatus.SKIPPED)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def _close(event, status, detail):
+    """End an event (conditionally: only while it is still open)."""
+    now = timezone.now()
+    RestockEvent.objects.filter(pk=event.pk, status__in=OPEN_EVENT_STATUSES).update(
+        status=status, detail=detail, next_wave_at=None, completed_at=now
+    )
+    event.status, event.detail, event.next_wave_at, event.completed_at = status, detail, None, now
+    return event
+
+
+def _take_wave(event_id, now):
+    """Move the event into ``dispatching``; ``(event, wave, resumed)`` or ``None`` if not ours.
+
+    A wave is due when the event is pending or its next wave time has come; a wave left in
+    ``dispatching`` past its lease (the worker died while enqueuing chunks) is resumed.
+    """
+    events = RestockEvent.objects.filter(pk=event_id)
+    lease = now + app_settings.STUCK_AFTER
+    due = Q(status=EventStatus.PENDING) | Q(
+        status=EventStatus.WAITING_NEXT_WAVE, next_wave_at__lte=now
+    )
+    resumed = False
+    taken = events.filter(due).update(
+        status=EventStatus.DISPATCHING, waves_sent=F("waves_sent") + 1, next_wave_at=lease
+    )
+    if not taken:
+        taken = events.filter(status=EventStatus.DISPATCHING, next_wave_at__lte=now).update(
+            next_wave_at=lease
+        )
+        resumed = True
+    if not taken:
+        return None
+    event = events.get()
+    return event, event.waves_sent, resumed
+
+
+def run_wave(event_id):
+    """Send the event's next wave: enqueue its chunks, then schedule the wave after it."""
+    now = timezone.now()
+    taken = _take_wave(event_id, now)
+    if taken is None:
+        return None
+    event, wave, resumed = taken
+    available = get_adapter().available_quantity(event.product_key, event.variant_key)
+    if available <= 0:
+        return _close(event, EventStatus.COMPLETED, f"Sold out before wave {wave}.")
+    size = math.ceil(available * app_settings.OVERSUBSCRIPTION)
+    if resumed:
+        size -= (
+            Notification.objects.filter(event=event, wave=wave)
+            .values("subscriber_key")
+            .distinct()
+            .count()
+        )
+    if wave == 1 and not resumed:
+        # A genuine new restock of the item takes over from older ones still scheduling waves.
+        RestockEvent.objects.filter(
+            product_key=event.product_key,
+            variant_key=event.variant_key,
+            status=EventStatus.WAITING_NEXT_WAVE,
+        ).exclude(pk=event.pk).update(
+            status=EventStatus.COMPLETED,
+            next_wave_at=None,
+            completed_at=now,
+            detail=f"Superseded by restock #{event.pk}.",
+        )
+    more = _enqueue_chunks(event, wave, size)
+    finished = RestockEvent.objects.filter(pk=event.pk, status=EventStatus.DISPATCHING)
+    if more:
+        finished.update(
+            status=EventStatus.WAITING_NEXT_WAVE,
+            next_wave_at=timezone.now() + app_settings.WAVE_INTERVAL,
+            detail=f"Wave {wave} sent to up to {size}; more are waiting.",
+        )
+    else:
+        finished.update(
+            status=EventStatus.COMPLETED,
+            next_wave_at=None,
+            completed_at=timezone.now(),
+            detail=f"Wave {wave} reached everyone waiting.",
+        )
+    event.refresh_from_db()
+    return event
+
+
+def _after(tier, created_at, pk):
+    """Entries after this one in dispatch order (-tier, created_at, id): a keyset cursor."""
+    return (
+        Q(tier__lt=tier)
+        | Q(tier=tier, created_at__gt=created_at)
+        | Q(tier=tier, created_at=created_at, id__gt=pk)
+    )
+
+
+def _enqueue_chunks(event, wave, size):
+    """Enqueue ``send_chunk`` tasks for the first ``size`` waiters; whether more remain.
+
+    Reads ids a page at a time, so a wave over 100,000 waiters holds one chunk in memory.
+    """
+    chunk_size = app_settings.CHUNK_SIZE
+    queue = StockWaitlist.objects.waiting_for_restock(event.product_key, event.variant_key)
+    cursor = None
+    while size > 0:
+        page = queue if cursor is None else queue.filter(_after(*cursor))
+        rows = list(page.values_list("tier", "created_at", "id")[: min(chunk_size, size)])
+        if not rows:
+            return False
+        enqueue("send_chunk", event.pk, wave, [str(pk) for _tier, _at, pk in rows])
+        size -= len(rows)
+        cursor = rows[-1]
+    rest = queue if cursor is None else queue.filter(_after(*cursor))
+    return rest.exists()
+
+
+def run_due_waves():
+    """Periodic: start waves whose time has come, resume stalled ones, restart lost events."""
+    now = timezone.now()
+    due = RestockEvent.objects.filter(
+        Q(
+            status__in=(EventStatus.WAITING_NEXT_WAVE, EventStatus.DISPATCHING),
+            next_wave_at__lte=now,
+        )
+    ).values_list("pk", flat=True)
+    lost = RestockEvent.objects.filter(
+        status=EventStatus.PENDING, created_at__lt=now - app_settings.STUCK_AFTER
+    ).values_list("pk", flat=True)
+    started = 0
+    for event_id in due.iterator():
+        enqueue("run_wave", event_id)
+        started += 1
+    for event_id in lost.iterator():
+        enqueue("dispatch_restock", event_id)
+        started += 1
+    return started
+
+
+# Chunks: claim, record, send ------------------------------------------------------------
+
+
+def send_chunk(event_id, wave, entry_ids):
+    """Claim and notify one chunk of a wave; the stock is read again first. Safe to repeat."""
+    event = RestockEvent.objects.with_catalog().filter(pk=event_id).first()
+    if event is None or event.status == EventStatus.SKIPPED:
+        return 0
+    if get_adapter().available_quantity(event.product_key, event.variant_key) <= 0:
+        # Sold out: stop here; unclaimed waiters keep their place for the next restock.
+        _close(event, EventStatus.COMPLETED, f"Sold out during wave {wave}.")
+        return 0
+    chunk_subscribers = StockWaitlist.objects.filter(pk__in=entry_ids).values("subscriber_key")
+    with transaction.atomic():
+        claimed = claim_entries(event, entry_ids, chunk_subscribers)
+        create_notifications(event, wave, claimed, prefer=set(map(str, entry_ids)))
+    notifications = Notification.objects.filter(
+        event=event, subscriber_key__in=Subquery(chunk_subscribers)
+    )
+    return deliver(notifications, events={event.pk: event})
+
+
+def claim_entries(event, entry_ids, chunk_subscribers):
+    """Mark these waiting entries (and their subscribers' other entries this restock serves)
+    notified by ``event``, in bulk; returns the entries claimed, with their users.
+
+    PostgreSQL locks the rows with ``SKIP LOCKED``, so overlapping restocks and concurrent
+    workers pass each other by; other databases use a conditional ``UPDATE`` and keep
+    only the rows it changed for this event.
+    """
+    now = timezone.now()
+    served = StockWaitlist.objects.filter(item_filter(event.product_key, event.variant_key)).filter(
+        Q(pk__in=entry_ids) | Q(subscriber_key__in=Subquery(chunk_subscribers))
+    )
+    marks = {"status": EntryStatus.NOTIFIED, "notified_at": now, "notified_by": event}
+    if connection.features.has_select_for_update_skip_locked:
+        entries = list(
+            served.filter(status=EntryStatus.WAITING)
+            .select_related("user")
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+        StockWaitlist.objects.filter(pk__in=[e.pk for e in entries]).update(**marks)
+        return entries
+    served.filter(status=EntryStatus.WAITING).update(**marks)
+    return list(
+        served.filter(
+            status=EntryStatus.NOTIFIED, notified_by=event, notified_at=now
+        ).select_related("user")
+    )
+
+
+def channels_for(entry):
+    """The entry's channels the shop has enabled, in ``CHANNEL_ORDER``."""
+    enabled = app_settings.enabled_channels
+    return [name for name in enabled if name in (entry.channels or [])]
+
+
+def create_notifications(event, wave, entries, prefer=()):
+    """One ``queued`` row per subscriber and channel (``first_success``: the first channel only).
+
+    A subscriber with several claimed entries (a variant and "any variant") is notified
+    through one of them, preferably one of ``prefer`` (the chunk's own ids).
+    """
+    carriers = {}
+    for entry in sorted(entries, key=lambda e: (str(e.pk) not in prefer, e.variant_key == "")):
+        carriers.setdefault(entry.subscriber_key, entry)
+    now = timezone.now()
+    rows = []
+    for entry in carriers.values():
+        channels = channels_for(entry)
+        if app_settings.CHANNEL_STRATEGY != "all":
+            channels = channels[:1]
+        if not channels:
+            rows.append(
+                _row(
+                    entry,
+                    event,
+                    wave,
+                    (entry.channels or ["email"])[0],
+                    now,
+                    status=SendStatus.SKIPPED,
+                    error="No enabled channel.",
+                )
+            )
+        rows += [_row(entry, event, wave, channel, now) for channel in channels]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _row(entry, event, wave, channel, now, status=SendStatus.QUEUED, error=""):
+    return Notification(
+        entry=entry,
+        event=event,
+        subscriber_key=entry.subscriber_key,
+        channel=channel,
+        wave=wave,
+        status=status,
+        error=error,
+        next_attempt_at=quiet_until(entry, channel, now) if status == SendStatus.QUEUED else None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def claim_for_sending(notifications, now):
+    """Move due ``queued`` rows to ``sending`` with a fresh token; the rows this call owns."""
+    token = uuid.uuid4().hex
+    claimed = (
+        notifications.filter(status=SendStatus.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(status=SendStatus.SENDING, claim=token, attempts=F("attempts") + 1, updated_at=now)
+    )
+    if not claimed:
+        return []
+    return list(
+        notifications.filter(claim=token, status=SendStatus.SENDING).select_related("entry__user")
+    )
+
+
+def deliver(notifications, events):
+    """Send every due row of ``notifications`` (a queryset), record the results, and fall
+    through to next channels; returns how many were sent.
+
+    ``events`` maps event ids to events with their catalog loaded. Queries per call do not
+    grow with the number of rows (a few per channel).
+    """
+    sent = 0
+    for _round in range(len(app_settings.enabled_channels) + 1):
+        now = timezone.now()
+        claimed = claim_for_sending(notifications, now)
+        if not claimed:
+            break
+        for row in claimed:
+            row.event = events[row.event_id]
+            _share_catalog(row.entry, row.event)
+        fallbacks = []
+        for channel, rows in _by_channel(claimed).items():
+            results = _send(channel, rows)
+            sent += _record(rows, results, fallbacks)
+        if not fallbacks:
+            break
+        Notification.objects.bulk_create(fallbacks, ignore_conflicts=True)
+        # Next round: the rows just queued (and anything else due for those subscribers).
+        notifications = Notification.objects.filter(
+            event_id__in={row.event_id for row in fallbacks},
+            subscriber_key__in={row.subscriber_key for row in fallbacks},
+        )
+    return sent
+
+
+def _share_catalog(entry, event):
+    """Give the entry the event's product/variant, so links cost no queries."""
+    entry._product_cache = event.product
+    if entry.variant_key and entry.variant_key == event.variant_key:
+        entry._variant_cache = event.variant
+
+
+def _by_channel(rows):
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row.channel, []).append(row)
+    return grouped
+
+
+def _send(channel_name, rows):
+    """``{notification id: Result}`` for rows of one channel."""
+    try:
+        channel = get_channel(channel_name)
+        contacts = app_settings.imported("CONTACT_RESOLVER")(
+            [row.entry for row in rows], channel_name
+        )
+    except Exception as exc:
+        logger.exception("Channel %r cannot send", channel_name)
+        result = Result(Result.TRANSIENT, error=f"{exc.__class__.__name__}: {exc}")
+        return {row.pk: result for row in rows}
+    results, outgoing = {}, []
+    for row in rows:
+        contact = contacts.get(row.entry_id)
+        if contact:
+            outgoing.append(Outgoing(row.pk, row.entry, row.event, contact))
+        else:
+            results[row.pk] = Result(Result.NO_CONTACT, error=f"No {channel_name} contact.")
+    if outgoing:
+        results.update(channel.send_batch(outgoing))
+    return results
+
+
+def _record(rows, results, fallbacks):
+    """Write the results back in one ``bulk_update``; queue next channels into ``fallbacks``."""
+    now = timezone.now()
+    sent = 0
+    for row in rows:
+        result = results.get(row.pk) or Result(
+            Result.TRANSIENT, error="The channel gave no result."
+        )
+        row.updated_at = now
+        row.error = result.error
+        row.next_attempt_at = None
+        if result.outcome == Result.SENT:
+            row.status, row.sent_at, row.provider_message_id = (
+                SendStatus.SENT,
+                now,
+                result.provider_message_id,
+            )
+            sent += 1
+            continue
+        if result.outcome == Result.TRANSIENT and row.attempts < app_settings.MAX_ATTEMPTS:
+            row.status = SendStatus.QUEUED
+            row.next_attempt_at = now + app_settings.RETRY_BACKOFF * 2 ** (row.attempts - 1)
+            continue
+        if result.outcome == Result.TRANSIENT:
+            row.error = f"Gave up after {row.attempts} attempts: {result.error}"
+        row.status = (
+            SendStatus.SKIPPED if result.outcome == Result.NO_CONTACT else SendStatus.FAILED
+        )
+        fallback = _next_channel(row, now)
+        if fallback is not None:
+            fallbacks.append(fallback)
+    Notification.objects.bulk_update(rows, RESULT_FIELDS)
+    return sent
+
+
+def _next_channel(row, now):
+    """Under ``first_success``, a ``queued`` row for the entry's channel after this one."""
+    if app_settings.CHANNEL_STRATEGY != "first_success":
+        return None
+    channels = channels_for(row.entry)
+    later = channels[channels.index(row.channel) + 1 :] if row.channel in channels else []
+    if not later:
+        return None
+    return _row(row.entry, row.event, row.wave, later[0], now)
+
+
+# Retries and recovery ---------------------------------------------------------------------
+
+
+def send_notifications(notification_ids):
+    """Send these notifications if they are due and still queued (retries, quiet hours)."""
+    notifications = Notification.objects.filter(pk__in=notification_ids)
+    event_ids = set(notifications.values_list("event_id", flat=True))
+    events = RestockEvent.objects.filter(pk__in=event_ids)
+    prefetch_catalog(list(events))
+    return deliver(notifications, events={event.pk: event for event in events})
+
+
+def requeue_notifications():
+    """Periodic: put rows stuck in ``sending`` back in line, then enqueue everything due.
+
+    A row stays in ``sending`` only if its worker died mid-send; it is sent again (the
+    provider may have taken it just before the crash: at-least-once for that moment).
+    """
+    now = timezone.now()
+    cutoff = now - app_settings.STUCK_AFTER
+    Notification.objects.filter(status=SendStatus.SENDING, updated_at__lt=cutoff).update(
+        status=SendStatus.QUEUED,
+        claim="",
+        next_attempt_at=now,
+        updated_at=now,
+        error="Re-queued: the worker stopped while sending.",
+    )
+    due = (
+        Notification.objects.filter(status=SendStatus.QUEUED)
+        .filter(
+            Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, updated_at__lt=cutoff)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    chunk_size, last, batches = app_settings.CHUNK_SIZE, 0, 0
+    while True:
+        ids = list(due.filter(pk__gt=last)[:chunk_size])
+        if not ids:
+            return batches
+        enqueue("send_notifications", ids)
+        last = ids[-1]
+        batches += 1
+
+
+def reconcile_stock():
+    """Periodic: record restocks of items with waiters whose stock came back without a signal
+    (``QuerySet.update()``, imports). Returns the events recorded.
+
+    One stock query per waited-for item with no open or recent restock.
+    """
+    adapter = get_adapter()
+    recent = timezone.now() - app_settings.RESTOCK_COOLDOWN
+    items = (
+        StockWaitlist.objects.waiting()
+        .order_by()
+        .values_list("product_key", "variant_key")
+        .distinct()
+    )
+    recorded = []
+    for product_key, variant_key in items.iterator():
+        busy = RestockEvent.objects.filter(product_key=product_key, variant_key=variant_key).filter(
+            Q(status__in=OPEN_EVENT_STATUSES) | Q(created_at__gte=recent)
+        )
+        if busy.exists():
+            continue
+        quantity = adapter.available_quantity(product_key, variant_key)
+        if quantity > 0:
+            recorded.append(
+                services.record_restock(
+                    product_key,
+                    variant_key or None,
+                    quantity,
+                    source=RestockEvent.Source.RECONCILED,
+                )
+            )
+    return recorded
+
+
+# Quiet hours ------------------------------------------------------------------------------
+
+
+def parse_quiet_hours(value):
+    """``QUIET_HOURS`` as ``(start, end)`` times, or ``None``; ``("21:00", "08:00")`` wraps midnight."""
+    if not value:
+        return None
+    start, end = (v if isinstance(v, time) else time.fromisoformat(v) for v in value)
+    return start, end
+
+
+def waiter_zone(entry):
+    try:
+        return ZoneInfo(entry.time_zone) if entry.time_zone else timezone.get_default_timezone()
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.get_default_timezone()
+
+
+def quiet_until(entry, channel, now):
+    """When quiet hours end for this waiter, if ``channel`` must wait for them; else ``None``."""
+    window = parse_quiet_hours(app_settings.QUIET_HOURS)
+    if window is None or channel not in QUIET_CHANNELS:
+        return None
+    start, end = window
+    zone = waiter_zone(entry)
+    local = now.astimezone(zone)
+    clock = local.time().replace(tzinfo=None)
+    quiet = start <= clock < end if start < end else (clock >= start or clock < end)
+    if not quiet:
+        return None
+    morning = datetime.combine(local.date(), end, tzinfo=zone)
+    if morning <= local:
+        morning = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone)
+    return morning.astimezone(timezone.get_default_timezone())
