@@ -155,15 +155,20 @@ def join_waitlist(
     product_key, variant_key = resolve_item(product, variant)
     subscriber_key = subscriber_key_for(user, email)
 
+    # Stock is checked before looking for an existing entry, so the answer for an item in
+    # stock never tells whether an address is on its waitlist.
+    adapter = get_adapter()
+    if (
+        not app_settings.ALLOW_JOIN_IN_STOCK
+        and adapter.stock_model is not None
+        and adapter.available_quantity(product_key, variant_key) > 0
+    ):
+        field = "variant" if variant_key else "product"
+        raise ValidationError({field: _("This item is in stock right now.")}, code="in_stock")
+
     existing = _active_entry(subscriber_key, product_key, variant_key)
     if existing is not None:
         return existing, False
-
-    adapter = get_adapter()
-    if not app_settings.ALLOW_JOIN_IN_STOCK and adapter.stock_model is not None:
-        if adapter.available_quantity(product_key, variant_key) > 0:
-            field = "variant" if variant_key else "product"
-            raise ValidationError({field: _("This item is in stock right now.")}, code="in_stock")
 
     now = timezone.now()
     entry = StockWaitlist(

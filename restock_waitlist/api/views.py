@@ -1,0 +1,434 @@
+"""Viewsets over the service functions: they parse, call a service, and serialize.
+
+Ownership is a queryset filter, so someone else's entry answers 404 exactly as a missing
+one does; guests reach the one entry their signed token names.
+"""
+
+import csv
+from collections import defaultdict
+from contextlib import contextmanager
+from functools import reduce
+from itertools import islice
+from operator import or_
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Q
+from django.http import Http404, StreamingHttpResponse
+from django.utils.translation import gettext as _
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.fields import get_error_detail
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from restock_waitlist import services
+from restock_waitlist.adapters import prefetch_catalog
+from restock_waitlist.api.filters import EntryFilter, OwnEntryFilter, RestockEventFilter
+from restock_waitlist.api.permissions import (
+    TOKEN_HEADER,
+    TOKEN_PARAM,
+    IsMerchant,
+    IsShopperOrTokenHolder,
+    token_entry_id,
+    token_from,
+)
+from restock_waitlist.api.schema import (
+    OpenApiParameter,
+    OpenApiTypes,
+    extend_schema,
+    extend_schema_view,
+    waitlist_schema,
+)
+from restock_waitlist.api.serializers import (
+    ALREADY_REGISTERED,
+    PENDING_CONFIRMATION,
+    REGISTERED,
+    EntrySerializer,
+    GuestJoinResultSerializer,
+    ItemSummarySerializer,
+    JoinResultSerializer,
+    JoinSerializer,
+    MerchantEntrySerializer,
+    RecordRestockSerializer,
+    RestockEventSerializer,
+)
+from restock_waitlist.api.throttling import GuestRateThrottle, JoinRateThrottle
+from restock_waitlist.conf import app_settings
+from restock_waitlist.models import CatalogItemMixin, Notification, RestockEvent, StockWaitlist
+
+#: ``consent_source`` of entries joined through the API.
+CONSENT_SOURCE = "api"
+
+TOKEN_PARAMETERS = [
+    OpenApiParameter(
+        TOKEN_PARAM,
+        OpenApiTypes.STR,
+        OpenApiParameter.QUERY,
+        description="A guest's manage token from their confirmation or notification message.",
+    ),
+    OpenApiParameter(
+        TOKEN_HEADER,
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description=f"The guest token, as a header instead of ``?{TOKEN_PARAM}=``.",
+    ),
+]
+
+
+@contextmanager
+def service_errors():
+    """A service's ``ValidationError`` answers 400 naming the field; ``DoesNotExist`` 404."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        detail = get_error_detail(exc)
+        if not isinstance(detail, dict):
+            detail = {api_settings.NON_FIELD_ERRORS_KEY: detail}
+        raise ValidationError(detail) from exc
+    except ObjectDoesNotExist as exc:
+        raise NotFound from exc
+
+
+class PlainNotFoundMixin:
+    """Every 404 says just "Not found.", translated: no model names, and a malformed id
+    reads exactly like a missing or someone else's."""
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404 as exc:
+            raise NotFound from exc
+
+
+class WaitlistPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+# Shoppers and guests ------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's entries", parameters=TOKEN_PARAMETERS, tags=["entries"]
+    ),
+    retrieve=extend_schema(summary="One entry", parameters=TOKEN_PARAMETERS, tags=["entries"]),
+    destroy=extend_schema(
+        summary="Leave the waitlist (the entry is kept, cancelled)",
+        parameters=TOKEN_PARAMETERS,
+        tags=["entries"],
+    ),
+)
+class EntryViewSet(
+    PlainNotFoundMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """A signed-in shopper's own entries, or the one entry a guest's token opens."""
+
+    serializer_class = EntrySerializer
+    permission_classes = [IsShopperOrTokenHolder]
+    filter_backends = [OwnEntryFilter]
+    pagination_class = WaitlistPagination
+    schema = waitlist_schema()
+
+    def get_queryset(self):
+        owned = []
+        user = self.request.user
+        if user and user.is_authenticated:
+            owned.append(Q(user=user))
+        entry_id = token_entry_id(self.request)
+        if entry_id is not None:
+            owned.append(Q(pk=entry_id))
+        if not owned:
+            return StockWaitlist.objects.none()
+        return (
+            StockWaitlist.objects.filter(reduce(or_, owned))
+            .with_positions()
+            .with_catalog()
+            .order_by("-created_at", "-id")
+        )
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.action == "create":
+            throttles.append(JoinRateThrottle())
+        elif token_from(self.request):
+            throttles.append(GuestRateThrottle())
+        return throttles
+
+    @extend_schema(
+        summary="Join a waitlist",
+        tags=["entries"],
+        request=JoinSerializer,
+        responses={
+            201: JoinResultSerializer,
+            200: JoinResultSerializer,
+            202: GuestJoinResultSerializer,
+        },
+    )
+    def create(self, request):
+        """Signed-in: 201 with the new entry, 200 with the active one. Guests: always 202."""
+        join = JoinSerializer(data=request.data)
+        join.is_valid(raise_exception=True)
+        user = request.user if request.user.is_authenticated else None
+        with service_errors():
+            entry, created = services.join_waitlist(
+                user=user, consent_source=CONSENT_SOURCE, **join.validated_data
+            )
+        if user is None:
+            return Response(guest_join_result(), status=status.HTTP_202_ACCEPTED)
+        entry.position = services.waitlist_position(entry)
+        entry.join_result = REGISTERED if created else ALREADY_REGISTERED
+        return Response(
+            JoinResultSerializer(entry, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    def destroy(self, request, pk=None):
+        entry = self.get_object()
+        with service_errors():
+            services.leave_waitlist(entry)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def guest_join_result():
+    """The one answer every guest join gets, so it reveals nobody's subscriptions."""
+    if app_settings.GUEST_DOUBLE_OPT_IN:
+        result = PENDING_CONFIRMATION
+        detail = _("If this address is not on the waitlist yet, we have sent it a link to confirm.")
+    else:
+        result = REGISTERED
+        detail = _("You are on the waitlist. We will write when the item is back.")
+    return GuestJoinResultSerializer({"result": result, "detail": detail}).data
+
+
+# Merchants ----------------------------------------------------------------------------
+
+
+class ItemSummary(CatalogItemMixin):
+    """One row of the summary: an item's keys, its counts, and its tiers."""
+
+    def __init__(self, row):
+        self.__dict__.update(row)
+        self.variant_key = row.get("variant_key", "")
+        self.by_tier = []
+
+
+def item_summaries(entries, group):
+    """Entries grouped by ``group`` keys, counted in total and by status; biggest first."""
+    counts = {
+        f"status_{value}": Count("pk", filter=Q(status=value))
+        for value in StockWaitlist.Status.values
+    }
+    return (
+        entries.order_by()
+        .values(*group)
+        .annotate(total=Count("pk"), **counts)
+        .order_by("-total", *group)
+    )
+
+
+def attach_tiers(items, entries, group):
+    """Fill ``by_tier`` of each summary row; one query for the page."""
+    rows = (
+        entries.filter(product_key__in={item.product_key for item in items})
+        .order_by()
+        .values(*group, "tier")
+        .annotate(count=Count("pk"))
+        .order_by("-tier")
+    )
+    tiers = defaultdict(list)
+    for row in rows:
+        tiers[tuple(row[key] for key in group)].append({"tier": row["tier"], "count": row["count"]})
+    for item in items:
+        item.by_tier = tiers[tuple(getattr(item, key) for key in group)]
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "product",
+    "variant",
+    "item_name",
+    "status",
+    "position",
+    "tier",
+    "user",
+    "email",
+    "phone",
+    "channels",
+    "locale",
+    "time_zone",
+    "created_at",
+    "confirmed_at",
+    "notified_at",
+    "purchased_at",
+    "cancelled_at",
+]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell that a spreadsheet will not run as a formula (phone numbers stay as they are)."""
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    text = str(value)
+    if text.startswith(FORMULA_PREFIXES) and not text[1:].isdigit():
+        return f"'{text}"
+    return text
+
+
+def export_row(entry):
+    return [
+        entry.pk,
+        entry.product_key,
+        entry.variant_key,
+        entry.catalog_label,
+        entry.status,
+        entry.position,
+        entry.tier,
+        entry.user_id,
+        entry.email or (entry.user.email if entry.user_id else ""),
+        entry.phone,
+        " ".join(entry.channels),
+        entry.locale,
+        entry.time_zone,
+        entry.created_at,
+        entry.confirmed_at,
+        entry.notified_at,
+        entry.purchased_at,
+        entry.cancelled_at,
+    ]
+
+
+class _Echo:
+    """A file-like whose ``write`` hands the line back, for streaming ``csv.writer``."""
+
+    def write(self, value):
+        return value
+
+
+def csv_lines(entries, chunk_size):
+    """The export, line by line: ``chunk_size`` rows in memory at a time, names loaded per chunk."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    rows = entries.iterator(chunk_size=chunk_size)
+    while chunk := list(islice(rows, chunk_size)):
+        prefetch_catalog(chunk)
+        for entry in chunk:
+            yield writer.writerow([csv_cell(value) for value in export_row(entry)])
+
+
+SUMMARY_BY = ("variant", "product")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="All entries", tags=["merchant"]),
+    retrieve=extend_schema(summary="One entry", tags=["merchant"]),
+)
+class MerchantEntryViewSet(PlainNotFoundMixin, viewsets.ReadOnlyModelViewSet):
+    """Every entry, for staff with ``view_stockwaitlist``: lists, summaries, CSV export."""
+
+    serializer_class = MerchantEntrySerializer
+    permission_classes = [IsMerchant]
+    filter_backends = [EntryFilter]
+    filtered_actions = ("list", "summary", "export")
+    pagination_class = WaitlistPagination
+    schema = waitlist_schema()
+    #: Rows held in memory at a time while streaming the CSV export.
+    export_chunk_size = 500
+
+    def get_queryset(self):
+        return StockWaitlist.objects.with_positions().with_catalog().order_by("-created_at", "-id")
+
+    def perform_content_negotiation(self, request, force=False):
+        # The export streams CSV whatever the Accept header says; its errors are JSON.
+        return super().perform_content_negotiation(request, force=force or self.action == "export")
+
+    @extend_schema(
+        summary="Waitlist summary per variant or per product",
+        tags=["merchant"],
+        parameters=[
+            OpenApiParameter(
+                "by",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                enum=list(SUMMARY_BY),
+                description="Group by variant (default) or by product.",
+            )
+        ],
+        responses=ItemSummarySerializer(many=True),
+    )
+    @action(detail=False)
+    def summary(self, request):
+        by = request.query_params.get("by") or SUMMARY_BY[0]
+        if by not in SUMMARY_BY:
+            raise ValidationError({"by": [_("Choose variant or product.")]})
+        group = ["product_key"] if by == "product" else ["product_key", "variant_key"]
+        entries = self.filter_queryset(StockWaitlist.objects.all())
+        items = [ItemSummary(row) for row in self.paginate_queryset(item_summaries(entries, group))]
+        attach_tiers(items, entries, group)
+        prefetch_catalog(items)
+        return self.get_paginated_response(ItemSummarySerializer(items, many=True).data)
+
+    @extend_schema(
+        summary="Export entries as CSV (streamed)",
+        tags=["merchant"],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    @action(detail=False, pagination_class=None)
+    def export(self, request):
+        entries = (
+            self.filter_queryset(StockWaitlist.objects.with_positions())
+            .select_related("user")
+            .order_by("product_key", "variant_key", "-tier", "created_at", "id")
+        )
+        response = StreamingHttpResponse(
+            csv_lines(entries, self.export_chunk_size), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="waitlist.csv"'
+        return response
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Restocks with wave progress", tags=["merchant"]),
+    retrieve=extend_schema(summary="One restock", tags=["merchant"]),
+)
+class RestockEventViewSet(
+    PlainNotFoundMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Restock events with their waves and notification counts; merchants record new ones."""
+
+    serializer_class = RestockEventSerializer
+    permission_classes = [IsMerchant]
+    filter_backends = [RestockEventFilter]
+    pagination_class = WaitlistPagination
+    lookup_value_regex = r"[0-9]+"
+    schema = waitlist_schema()
+
+    def get_queryset(self):
+        counts = {
+            f"notifications_{value}": Count("notifications", filter=Q(notifications__status=value))
+            for value in Notification.Status.values
+        }
+        return RestockEvent.objects.annotate(**counts).with_catalog().order_by("-created_at", "-id")
+
+    @extend_schema(
+        summary="Record a restock (notifies the waitlist)",
+        tags=["merchant"],
+        request=RecordRestockSerializer,
+        responses={201: RestockEventSerializer},
+    )
+    def create(self, request):
+        restock = RecordRestockSerializer(data=request.data)
+        restock.is_valid(raise_exception=True)
+        with service_errors():
+            event = services.record_restock(
+                **restock.validated_data, source=RestockEvent.Source.MERCHANT
+            )
+        event = self.get_queryset().get(pk=event.pk)
+        return Response(self.get_serializer(event).data, status=status.HTTP_201_CREATED)
