@@ -1,0 +1,35 @@
+from django.core.management.base import BaseCommand
+from django_q.models import Schedule
+
+from restock_waitlist.conf import app_settings
+
+#: (name, task, minutes between runs): the app's periodic work.
+SCHEDULES = (
+    ("restock_waitlist: next waves", "restock_waitlist.tasks.run_due_waves", 5),
+    ("restock_waitlist: retries", "restock_waitlist.tasks.requeue_notifications", 1),
+    ("restock_waitlist: reconcile stock", "restock_waitlist.tasks.reconcile_stock", 15),
+    ("restock_waitlist: expire unconfirmed", "restock_waitlist.tasks.expire_unconfirmed", 60),
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update the app's django-q2 schedules (next waves, retries and stuck sends, "
+        "stock reconciliation, expiry of unconfirmed guests). Safe to run on every deploy."
+    )
+
+    def handle(self, **options):
+        cluster = (app_settings.Q_OPTIONS or {}).get("cluster")
+        for name, func, minutes in SCHEDULES:
+            _schedule, created = Schedule.objects.update_or_create(
+                name=name,
+                defaults={
+                    "func": func,
+                    "schedule_type": Schedule.MINUTES,
+                    "minutes": minutes,
+                    "repeats": -1,
+                    "cluster": cluster,
+                },
+            )
+            verb = "Created" if created else "Updated"
+            self.stdout.write(f"{verb} schedule {name!r}: {func} every {minutes} min.")

@@ -1,0 +1,609 @@
+"""Dispatch end to end with django-q2 in sync mode: waves, claiming, channels, retries."""
+
+import math
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_q.models import Task
+
+from restock_waitlist import dispatch, services
+from restock_waitlist.channels import locmem
+from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
+from tests import factories, flaky
+from tests.testshop.models import StockLevel
+
+pytestmark = pytest.mark.django_db
+
+Status = StockWaitlist.Status
+SendStatus = Notification.Status
+EventStatus = RestockEvent.Status
+
+
+@pytest.fixture(autouse=True)
+def tasks_succeed():
+    """Sync django-q2 swallows task exceptions into failed Task rows: fail the test instead."""
+    flaky.failures.clear()
+    yield
+    failed = list(Task.objects.filter(success=False).values_list("func", "result"))
+    assert failed == []
+
+
+@pytest.fixture
+def restock(django_capture_on_commit_callbacks):
+    """Set a variant's stock with a plain save(), running on-commit work; the latest event."""
+
+    def restock(variant, quantity):
+        stock = variant.stock_levels.first()
+        with django_capture_on_commit_callbacks(execute=True):
+            stock.quantity = quantity
+            stock.save()
+        return RestockEvent.objects.filter(variant_key=str(variant.pk)).order_by("-pk").first()
+
+    return restock
+
+
+@pytest.fixture
+def flaky_channels(settings):
+    """push and sms through the failing test backend; email stays on Django's locmem mail."""
+    channels = dict(settings.RESTOCK_WAITLIST["CHANNELS"])
+    channels["push"] = channels["sms"] = {"BACKEND": "tests.flaky.FlakyChannel"}
+    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNELS": channels}
+    return settings.RESTOCK_WAITLIST
+
+
+def configure(settings, **values):
+    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, **values}
+
+
+def waiters(variant, count, **kwargs):
+    return [factories.EntryFactory(variant=variant, **kwargs) for _ in range(count)]
+
+
+def notified_ids():
+    return set(StockWaitlist.objects.filter(status=Status.NOTIFIED).values_list("pk", flat=True))
+
+
+def make_due(event):
+    RestockEvent.objects.filter(pk=event.pk).update(
+        next_wave_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+# Off the request path -----------------------------------------------------------------------
+
+
+def test_merchant_save_sends_nothing_itself(variant, django_capture_on_commit_callbacks):
+    waiters(variant, 3)
+    stock = variant.stock_levels.first()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        stock.quantity = 5
+        stock.save()
+    assert len(callbacks) == 1  # the restock_detected signal, after commit
+    assert not Notification.objects.exists()
+    assert mail.outbox == []
+    assert not Task.objects.exists()
+
+
+def test_one_task_per_event_and_the_wave_goes_out_in_dispatch_order(variant, restock):
+    entries = waiters(variant, 8)
+    vip = factories.EntryFactory(variant=variant, user=factories.UserFactory(username="vip-lee"))
+    vip.tier = 1
+    vip.save()
+    event = restock(variant, 2)  # ceil(2 x 3.0) = 6 entries
+    assert notified_ids() == {vip.pk, *[e.pk for e in entries[:5]]}
+    assert len(mail.outbox) == 6
+    assert Task.objects.filter(func="restock_waitlist.tasks.dispatch_restock").count() == 1
+    assert (event.status, event.waves_sent) == (EventStatus.WAITING_NEXT_WAVE, 1)
+    assert event.next_wave_at > timezone.now() + timedelta(hours=23)
+    assert set(Notification.objects.values_list("status", "wave", "event")) == {
+        (SendStatus.SENT, 1, event.pk)
+    }
+    assert StockWaitlist.objects.filter(notified_by=event, notified_at__isnull=False).count() == 6
+
+
+@pytest.mark.parametrize(
+    "oversubscription, quantity, expected", [(1.0, 3, 3), (1.5, 3, 5), (3.0, 1, 3)]
+)
+def test_wave_size_is_quantity_times_oversubscription_rounded_up(
+    settings, variant, restock, oversubscription, quantity, expected
+):
+    configure(settings, OVERSUBSCRIPTION=oversubscription)
+    waiters(variant, 10)
+    restock(variant, quantity)
+    assert len(notified_ids()) == expected == math.ceil(quantity * oversubscription)
+
+
+def test_variant_and_product_wide_entries_share_one_queue(settings, variant, restock):
+    configure(settings, OVERSUBSCRIPTION=1.0)
+    first_any = factories.EntryFactory(variant=variant, variant_key="")
+    mine = factories.EntryFactory(variant=variant)
+    other_variant = factories.EntryFactory(
+        variant=factories.VariantFactory(product=variant.product)
+    )
+    later_any = factories.EntryFactory(variant=variant, variant_key="")
+    restock(variant, 2)
+    assert notified_ids() == {first_any.pk, mine.pk}
+    later_any.refresh_from_db()
+    other_variant.refresh_from_db()
+    assert (later_any.status, other_variant.status) == (Status.WAITING, Status.WAITING)
+
+
+def test_one_message_for_a_subscriber_waiting_for_the_variant_and_any_variant(
+    user, variant, restock
+):
+    specific = factories.EntryFactory(variant=variant, user=user)
+    anything = factories.EntryFactory(variant=variant, user=user, variant_key="")
+    restock(variant, 1)
+    assert notified_ids() == {specific.pk, anything.pk}
+    assert len(mail.outbox) == 1
+    assert list(Notification.objects.values_list("entry", flat=True)) == [specific.pk]
+
+
+def test_quantity_zero_or_nobody_waiting_is_a_cheap_no_op(variant):
+    event = factories.RestockEventFactory(variant=variant, quantity=0)
+    with CaptureQueriesContext(connection) as queries:
+        dispatch.dispatch_event(event.pk)
+    event.refresh_from_db()
+    assert (event.status, event.detail) == (
+        EventStatus.SKIPPED,
+        "Nothing to sell: quantity is zero.",
+    )
+    assert len(queries) <= 2
+
+    event = factories.RestockEventFactory(variant=variant, quantity=4)
+    with CaptureQueriesContext(connection) as queries:
+        dispatch.dispatch_event(event.pk)
+    event.refresh_from_db()
+    assert (event.status, event.detail) == (EventStatus.SKIPPED, "Nobody is waiting.")
+    assert len(queries) <= 3
+    assert not Notification.objects.exists()
+
+
+def test_dispatching_twice_does_nothing_more(variant, restock):
+    waiters(variant, 4)
+    event = restock(variant, 1)
+    dispatch.dispatch_event(event.pk)
+    dispatch.run_wave(event.pk)  # not due: the next wave is 24 h away
+    assert Notification.objects.count() == 3
+    assert len(mail.outbox) == 3
+
+
+# Waves ---------------------------------------------------------------------------------------
+
+
+def test_next_wave_after_the_interval_while_stock_remains(variant, restock):
+    entries = waiters(variant, 10)
+    event = restock(variant, 1)
+    assert notified_ids() == {e.pk for e in entries[:3]}
+    assert dispatch.run_due_waves() == 0  # not yet
+    make_due(event)
+    assert dispatch.run_due_waves() == 1
+    event.refresh_from_db()
+    assert event.waves_sent == 2
+    assert notified_ids() == {e.pk for e in entries[:6]}
+    assert set(
+        Notification.objects.filter(entry__in=entries[3:6]).values_list("wave", flat=True)
+    ) == {2}
+
+
+def test_last_wave_completes_the_event(variant, restock):
+    waiters(variant, 4)
+    event = restock(variant, 1)
+    make_due(event)
+    dispatch.run_due_waves()
+    event.refresh_from_db()
+    assert event.status == EventStatus.COMPLETED
+    assert event.completed_at is not None
+    assert len(notified_ids()) == 4
+
+
+def test_no_next_wave_once_sold_out_and_the_rest_keep_their_place(variant, restock):
+    entries = waiters(variant, 10)
+    event = restock(variant, 1)
+    StockLevel.objects.update(quantity=0)  # sold, without a signal
+    make_due(event)
+    dispatch.run_due_waves()
+    event.refresh_from_db()
+    assert event.status == EventStatus.COMPLETED
+    assert event.detail == "Sold out before wave 2."
+    assert notified_ids() == {e.pk for e in entries[:3]}
+    assert services.waitlist_position(entries[3]) == 1
+
+
+def test_sending_stops_mid_wave_when_stock_runs_out(settings, variant, restock, monkeypatch):
+    configure(settings, CHUNK_SIZE=2)
+    entries = waiters(variant, 10)
+    real_send_chunk = dispatch.send_chunk
+    calls = []
+
+    def sell_out_after_first_chunk(event_id, wave, entry_ids):
+        if calls:
+            StockLevel.objects.update(quantity=0)
+        calls.append(entry_ids)
+        return real_send_chunk(event_id, wave, entry_ids)
+
+    monkeypatch.setattr(dispatch, "send_chunk", sell_out_after_first_chunk)
+    event = restock(variant, 2)  # a wave of 6 in chunks of 2
+    assert len(calls) == 3
+    assert notified_ids() == {e.pk for e in entries[:2]}
+    event.refresh_from_db()
+    assert event.status == EventStatus.COMPLETED
+    assert event.detail == "Sold out during wave 1."
+    assert services.waitlist_position(entries[2]) == 1
+
+
+def test_stalled_wave_is_resumed_without_exceeding_its_size(settings, variant, monkeypatch):
+    configure(settings, CHUNK_SIZE=2)
+    entries = waiters(variant, 10)
+    StockLevel.objects.filter(variant=variant).update(quantity=2)
+    event = factories.RestockEventFactory(variant=variant, quantity=2)
+    real_enqueue = dispatch.enqueue
+
+    def die_after_first_chunk(task_name, *args):
+        if task_name == "send_chunk" and Notification.objects.exists():
+            raise SystemExit("worker killed")
+        return real_enqueue(task_name, *args)
+
+    monkeypatch.setattr(dispatch, "enqueue", die_after_first_chunk)
+    with pytest.raises(SystemExit):
+        dispatch.dispatch_event(event.pk)
+    monkeypatch.setattr(dispatch, "enqueue", real_enqueue)
+    event.refresh_from_db()
+    assert event.status == EventStatus.DISPATCHING
+    assert dispatch.run_due_waves() == 0  # its lease has not run out
+    make_due(event)
+    dispatch.run_due_waves()
+    event.refresh_from_db()
+    assert (event.status, event.waves_sent) == (EventStatus.WAITING_NEXT_WAVE, 1)
+    assert notified_ids() == {e.pk for e in entries[:6]}
+    assert Notification.objects.filter(status=SendStatus.SENT).count() == 6
+
+
+# Flapping -------------------------------------------------------------------------------------
+
+
+def test_flapping_stock_never_notifies_twice_nor_starts_a_wave_early(variant, restock):
+    entries = waiters(variant, 20)
+    first = restock(variant, 1)
+    restock(variant, 0)
+    second = restock(variant, 2)
+    assert second.pk != first.pk
+    assert second.status == EventStatus.SKIPPED
+    assert "flapped" in second.detail
+    assert notified_ids() == {e.pk for e in entries[:3]}
+    assert len(mail.outbox) == 3
+
+
+def test_restock_after_a_sell_out_within_the_cooldown_waits_for_it(variant, restock):
+    entries = waiters(variant, 20)
+    first = restock(variant, 1)
+    StockLevel.objects.update(quantity=0)
+    make_due(first)
+    dispatch.run_due_waves()  # sold out: the first restock ends
+    restock(variant, 0)
+    second = restock(variant, 1)
+    assert second.status == EventStatus.WAITING_NEXT_WAVE
+    assert second.next_wave_at == first.created_at + timedelta(minutes=30)
+    assert dispatch.run_due_waves() == 0
+    assert notified_ids() == {e.pk for e in entries[:3]}
+    make_due(second)
+    dispatch.run_due_waves()
+    assert notified_ids() == {e.pk for e in entries[:6]}
+
+
+def test_a_new_restock_after_the_cooldown_takes_over(variant, restock):
+    waiters(variant, 20)
+    first = restock(variant, 1)
+    RestockEvent.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    restock(variant, 0)
+    second = restock(variant, 1)
+    first.refresh_from_db()
+    assert second.waves_sent == 1
+    assert (first.status, first.detail) == (
+        EventStatus.COMPLETED,
+        f"Superseded by restock #{second.pk}.",
+    )
+    assert len(notified_ids()) == 6
+
+
+# Overlapping restocks and double runs ---------------------------------------------------------
+
+
+def test_overlapping_restocks_notify_each_entry_once(restock):
+    product = factories.ProductFactory()
+    small = factories.StockLevelFactory(variant__product=product).variant
+    large = factories.StockLevelFactory(variant__product=product).variant
+    anything = waiters(small, 4, variant_key="")
+    own_small, own_large = waiters(small, 4), waiters(large, 2)
+    restock(small, 2)  # 6: the 4 "any size" waiters, then 2 of the small ones
+    restock(large, 3)  # 9 slots, but only the 2 large waiters are left for it
+    assert notified_ids() == {e.pk for e in anything + own_small[:2] + own_large}
+    assert Notification.objects.count() == 8
+    assert len({m.to[0] for m in mail.outbox}) == len(mail.outbox) == 8
+
+
+def test_a_chunk_task_run_twice_sends_once(variant):
+    entries = waiters(variant, 5)
+    StockLevel.objects.filter(variant=variant).update(quantity=3)
+    event = factories.RestockEventFactory(variant=variant, quantity=3)
+    ids = [str(e.pk) for e in entries]
+    assert dispatch.send_chunk(event.pk, 1, ids) == 5
+    assert dispatch.send_chunk(event.pk, 1, ids) == 0
+    assert len(mail.outbox) == 5
+    assert Notification.objects.count() == 5
+
+
+def test_worker_killed_after_claiming_strands_nothing_and_sends_once(variant, monkeypatch):
+    entries = waiters(variant, 4)
+    StockLevel.objects.filter(variant=variant).update(quantity=3)
+    event = factories.RestockEventFactory(variant=variant, quantity=3)
+
+    def killed(channel, rows):
+        raise SystemExit("worker killed mid-send")
+
+    monkeypatch.setattr(dispatch, "_send", killed)
+    with pytest.raises(SystemExit):
+        dispatch.send_chunk(event.pk, 1, [str(e.pk) for e in entries])
+    monkeypatch.undo()
+    assert set(Notification.objects.values_list("status", flat=True)) == {SendStatus.SENDING}
+    assert notified_ids() == {e.pk for e in entries}
+
+    dispatch.requeue_notifications()  # too early: they may still be sending
+    assert mail.outbox == []
+    Notification.objects.update(updated_at=timezone.now() - timedelta(minutes=16))
+    dispatch.requeue_notifications()
+    assert len(mail.outbox) == 4
+    assert set(Notification.objects.values_list("status", "attempts")) == {(SendStatus.SENT, 2)}
+    Notification.objects.update(updated_at=timezone.now() - timedelta(hours=1))
+    dispatch.requeue_notifications()
+    assert len(mail.outbox) == 4
+
+
+def test_worker_killed_before_sending_is_caught_up(variant, monkeypatch):
+    entries = waiters(variant, 2)
+    StockLevel.objects.filter(variant=variant).update(quantity=3)
+    event = factories.RestockEventFactory(variant=variant, quantity=3)
+    monkeypatch.setattr(dispatch, "deliver", lambda notifications, events: 0)
+    dispatch.send_chunk(event.pk, 1, [str(e.pk) for e in entries])
+    monkeypatch.undo()
+    assert set(Notification.objects.values_list("status", flat=True)) == {SendStatus.QUEUED}
+    Notification.objects.update(updated_at=timezone.now() - timedelta(minutes=16))
+    dispatch.requeue_notifications()
+    assert len(mail.outbox) == 2
+
+
+# Channels, fall-through, retries ---------------------------------------------------------------
+
+
+def test_first_success_tries_channels_in_order_and_falls_through(
+    flaky_channels, user, variant, restock
+):
+    entry = factories.EntryFactory(
+        variant=variant, user=user, phone="+821012345678", channels=["push", "email", "sms"]
+    )
+    flaky.fail(user, "permanent")
+    restock(variant, 1)
+    rows = dict(Notification.objects.filter(entry=entry).values_list("channel", "status"))
+    assert rows == {"push": SendStatus.FAILED, "email": SendStatus.SENT}
+    assert Notification.objects.get(channel="push").error == "permanent failure"
+    assert len(mail.outbox) == 1
+    assert locmem.outbox == []
+
+
+def test_no_contact_is_skipped_and_falls_through(settings, flaky_channels, variant, restock):
+    configure(settings, CHANNELS=flaky_channels["CHANNELS"], CHANNEL_ORDER=("sms", "email", "push"))
+    guest = factories.EntryFactory(
+        variant=variant, user=None, email="guest@example.com", channels=["sms", "email"]
+    )
+    restock(variant, 1)
+    rows = dict(Notification.objects.filter(entry=guest).values_list("channel", "status"))
+    assert rows == {"sms": SendStatus.SKIPPED, "email": SendStatus.SENT}
+    assert mail.outbox[0].to == ["guest@example.com"]
+
+
+def test_all_strategy_uses_every_channel(settings, flaky_channels, user, variant, restock):
+    configure(settings, CHANNELS=flaky_channels["CHANNELS"], CHANNEL_STRATEGY="all")
+    factories.EntryFactory(
+        variant=variant, user=user, phone="+821012345678", channels=["push", "sms", "email"]
+    )
+    restock(variant, 1)
+    assert sorted(Notification.objects.values_list("channel", "status")) == [
+        ("email", SendStatus.SENT),
+        ("push", SendStatus.SENT),
+        ("sms", SendStatus.SENT),
+    ]
+    assert sorted(m.channel for m in locmem.outbox) == ["push", "sms"]
+    assert locmem.outbox[0].contact in (user, "+821012345678")
+
+
+def test_transient_errors_back_off_exponentially_then_fall_through(
+    settings, flaky_channels, user, variant, restock
+):
+    configure(
+        settings,
+        CHANNELS=flaky_channels["CHANNELS"],
+        MAX_ATTEMPTS=3,
+        RETRY_BACKOFF=timedelta(minutes=2),
+    )
+    entry = factories.EntryFactory(variant=variant, user=user, channels=["push", "email"])
+    flaky.fail(user, "transient", "transient", "transient")
+    before = timezone.now()
+    restock(variant, 1)
+    push = Notification.objects.get(entry=entry, channel="push")
+    assert (push.status, push.attempts) == (SendStatus.QUEUED, 1)
+    assert (
+        before + timedelta(minutes=2)
+        <= push.next_attempt_at
+        <= timezone.now() + timedelta(minutes=2)
+    )
+
+    dispatch.requeue_notifications()
+    push.refresh_from_db()
+    assert push.attempts == 1  # not due yet
+
+    for attempt, backoff in ((2, 4), (3, None)):
+        Notification.objects.filter(pk=push.pk).update(next_attempt_at=timezone.now())
+        now = timezone.now()
+        dispatch.requeue_notifications()
+        push.refresh_from_db()
+        assert push.attempts == attempt
+        if backoff:
+            assert push.status == SendStatus.QUEUED
+            assert now + timedelta(minutes=backoff) <= push.next_attempt_at
+    assert push.status == SendStatus.FAILED
+    assert push.error.startswith("Gave up after 3 attempts")
+    assert Notification.objects.get(entry=entry, channel="email").status == SendStatus.SENT
+    assert len(mail.outbox) == 1
+
+
+def test_transient_error_then_success_on_retry(flaky_channels, user, variant, restock):
+    factories.EntryFactory(variant=variant, user=user, channels=["push"])
+    flaky.fail(user, "transient")
+    restock(variant, 1)
+    Notification.objects.update(next_attempt_at=timezone.now())
+    dispatch.requeue_notifications()
+    push = Notification.objects.get()
+    assert (push.status, push.attempts, push.provider_message_id) == (
+        SendStatus.SENT,
+        2,
+        "locmem-1",
+    )
+    assert len(locmem.outbox) == 1
+
+
+# Quiet hours ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seoul_night(monkeypatch):
+    """23:30 in Seoul (14:30 UTC)."""
+    night = datetime(2026, 3, 2, 23, 30, tzinfo=ZoneInfo("Asia/Seoul"))
+    monkeypatch.setattr(dispatch.timezone, "now", lambda: night.astimezone(ZoneInfo("UTC")))
+    return night
+
+
+def test_quiet_hours_defer_sms_and_push_to_the_morning_but_not_email(
+    settings, flaky_channels, seoul_night, variant, restock
+):
+    configure(settings, CHANNELS=flaky_channels["CHANNELS"], QUIET_HOURS=("21:00", "08:00"))
+    texter = factories.EntryFactory(
+        variant=variant,
+        user=None,
+        email="a@example.com",
+        phone="+821011112222",
+        channels=["sms"],
+        time_zone="Asia/Seoul",
+    )
+    mailer = factories.EntryFactory(
+        variant=variant,
+        user=None,
+        email="b@example.com",
+        channels=["email"],
+        time_zone="Asia/Seoul",
+    )
+    berliner = factories.EntryFactory(
+        variant=variant,
+        user=None,
+        email="c@example.com",
+        phone="+491511234567",
+        channels=["sms"],
+        time_zone="Europe/Berlin",
+    )
+    restock(variant, 1)
+    sms = Notification.objects.get(entry=texter)
+    assert sms.status == SendStatus.QUEUED
+    assert sms.next_attempt_at == datetime(2026, 3, 3, 8, 0, tzinfo=ZoneInfo("Asia/Seoul"))
+    assert Notification.objects.get(entry=mailer).status == SendStatus.SENT
+    assert Notification.objects.get(entry=berliner).status == SendStatus.SENT  # 15:30 in Berlin
+    assert [m.contact for m in locmem.outbox] == ["+491511234567"]
+
+
+@pytest.mark.parametrize(
+    "window, local, expected",
+    [
+        (("21:00", "08:00"), "07:59", "08:00"),
+        (("21:00", "08:00"), "08:00", None),
+        (("21:00", "08:00"), "20:59", None),
+        (("21:00", "08:00"), "21:00", "08:00+1"),
+        (("01:00", "06:00"), "03:00", "06:00"),
+        (("01:00", "06:00"), "06:30", None),
+    ],
+)
+def test_quiet_until(settings, window, local, expected):
+    configure(settings, QUIET_HOURS=window)
+    zone = ZoneInfo("America/New_York")
+    hour, minute = map(int, local.split(":"))
+    now = datetime(2026, 7, 1, hour, minute, tzinfo=zone)
+    entry = StockWaitlist(time_zone="America/New_York")
+    until = dispatch.quiet_until(entry, "sms", now)
+    if expected is None:
+        assert until is None
+    else:
+        clock, _, next_day = expected.partition("+")
+        hour, minute = map(int, clock.split(":"))
+        assert until == datetime(2026, 7, 1 + bool(next_day), hour, minute, tzinfo=zone)
+    assert dispatch.quiet_until(entry, "email", now) is None
+
+
+# Scale: queries per chunk ------------------------------------------------------------------------
+
+
+def chunk_queries(variant, size):
+    entries = waiters(variant, size)
+    StockLevel.objects.filter(variant=variant).update(quantity=size)
+    event = factories.RestockEventFactory(variant=variant, quantity=size)
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch.send_chunk(event.pk, 1, [str(e.pk) for e in entries]) == size
+    return len(queries)
+
+
+def test_queries_per_chunk_do_not_grow_with_its_size(variant):
+    other = factories.StockLevelFactory().variant
+    assert chunk_queries(variant, 5) == chunk_queries(other, 40)
+
+
+def test_queries_per_chunk_with_push_and_sms_are_constant_too(flaky_channels, variant):
+    def run(target, size):
+        entries = [
+            factories.EntryFactory(variant=target, phone="+821012345678", channels=["sms"])
+            for _ in range(size)
+        ]
+        StockLevel.objects.filter(variant=target).update(quantity=size)
+        event = factories.RestockEventFactory(variant=target, quantity=size)
+        with CaptureQueriesContext(connection) as queries:
+            dispatch.send_chunk(event.pk, 1, [str(e.pk) for e in entries])
+        return len(queries)
+
+    assert run(variant, 3) == run(factories.StockLevelFactory().variant, 30)
+
+
+# Reconciliation --------------------------------------------------------------------------------
+
+
+def test_reconciliation_records_restocks_made_without_signals(
+    variant, django_capture_on_commit_callbacks
+):
+    waiting = waiters(variant, 2)
+    gone = factories.StockLevelFactory().variant
+    waiters(gone, 1)
+    StockLevel.objects.filter(variant=variant).update(quantity=4)  # no post_save
+    assert not RestockEvent.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        recorded = dispatch.reconcile_stock()
+    assert [(e.variant_key, e.quantity, e.source) for e in recorded] == [
+        (str(variant.pk), 4, RestockEvent.Source.RECONCILED)
+    ]
+    assert notified_ids() == {e.pk for e in waiting}
+    assert dispatch.reconcile_stock() == []  # the event is recent: nothing twice
+
+
+def test_reconciliation_leaves_items_with_an_open_restock_alone(variant, restock):
+    waiters(variant, 10)
+    restock(variant, 1)
+    RestockEvent.objects.update(created_at=timezone.now() - timedelta(hours=3))
+    assert dispatch.reconcile_stock() == []
