@@ -563,7 +563,7 @@ def reconcile_stock():
 
 
 def parse_quiet_hours(value):
-    """``QUIET_HOURS`` as ``(start, end)`` times, or ``None``; ``("21:00", "08:00")`` wraps midnight."""
+    """``QUIET_HOURS`` as ``(start, end)`` times or ``None``; ``("21:00", "08:00")`` wraps."""
     if not value:
         return None
     start, end = (v if isinstance(v, time) else time.fromisoformat(v) for v in value)

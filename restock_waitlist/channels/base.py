@@ -97,7 +97,7 @@ class Result:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A message's text: ``subject`` (email subject, push title; may be empty), ``text``, ``html``."""
+    """A message's text: ``subject`` (email subject, push title; may be empty), body, HTML."""
 
     subject: str
     text: str
@@ -154,7 +154,7 @@ class BaseChannel:
     # Rendering ------------------------------------------------------------------------
 
     def template_names(self, part):
-        """``messages/<channel><part>`` (e.g. ``email_subject.txt``), else ``messages/default<part>``."""
+        """``messages/<channel><part>`` (``email_subject.txt``), else ``messages/default<part>``."""
         return [
             f"restock_waitlist/messages/{self.name}{part}",
             f"restock_waitlist/messages/default{part}",

@@ -16,7 +16,6 @@ from restock_waitlist.channels.base import (
     BaseChannel,
     NoContact,
     PermanentError,
-    Result,
     TransientError,
 )
 
