@@ -43,6 +43,7 @@ def check_settings(app_configs=None, **kwargs):
     errors += _check_channels()
     errors += _check_imports()
     errors += _check_numbers()
+    errors += _check_dispatch()
     return errors
 
 
@@ -169,3 +170,73 @@ def _check_numbers():
         if not isinstance(getattr(app_settings, key), timedelta):
             errors.append(error(key, "must be a datetime.timedelta.", "E012"))
     return errors
+
+
+def _check_dispatch():
+    """Channel backends, the contact resolver, quiet hours and django-q2's retry window."""
+    from restock_waitlist.channels.base import BaseChannel
+    from restock_waitlist.dispatch import parse_quiet_hours
+
+    errors = []
+    channels = app_settings.CHANNELS if isinstance(app_settings.CHANNELS, dict) else {}
+    for name, config in channels.items():
+        path = config.get("BACKEND") if isinstance(config, dict) else None
+        try:
+            backend = import_cached(path) if isinstance(path, str) else None
+        except ImproperlyConfigured as exc:
+            errors.append(error("CHANNELS", f"{name!r}: {exc}", "E013"))
+            continue
+        if not (isinstance(backend, type) and issubclass(backend, BaseChannel)):
+            errors.append(
+                error(
+                    "CHANNELS",
+                    f"{name!r} needs a 'BACKEND' naming a BaseChannel subclass, not {path!r}.",
+                    "E013",
+                    hint="e.g. 'restock_waitlist.channels.email.EmailChannel'.",
+                )
+            )
+        elif not isinstance(config.get("OPTIONS", {}), dict):
+            errors.append(error("CHANNELS", f"{name!r}: 'OPTIONS' must be a dict.", "E013"))
+    try:
+        parse_quiet_hours(app_settings.QUIET_HOURS)
+    except (TypeError, ValueError):
+        errors.append(
+            error(
+                "QUIET_HOURS",
+                f"{app_settings.QUIET_HOURS!r} is not a (start, end) pair of times.",
+                "E014",
+                hint='e.g. ("21:00", "08:00"), or None to send at any hour.',
+            )
+        )
+    resolver = app_settings.CONTACT_RESOLVER
+    try:
+        if not callable(import_cached(resolver)):
+            errors.append(error("CONTACT_RESOLVER", f"{resolver!r} is not callable.", "E015"))
+    except (ImproperlyConfigured, TypeError, ValueError) as exc:
+        errors.append(error("CONTACT_RESOLVER", f"{resolver!r} cannot be imported: {exc}", "E015"))
+    if not isinstance(app_settings.Q_OPTIONS, dict):
+        errors.append(error("Q_OPTIONS", "must be a dict of django-q2 task options.", "E016"))
+    errors += _check_q_cluster()
+    return errors
+
+
+def _check_q_cluster():
+    """django-q2 re-delivers a task after ``retry`` seconds: keep it above ``timeout``."""
+    from django.conf import settings
+
+    q_cluster = getattr(settings, "Q_CLUSTER", None) or {}
+    timeout, retry = q_cluster.get("timeout"), q_cluster.get("retry", 60)
+    if timeout is not None and retry is not None and retry <= timeout:
+        return [
+            checks.Warning(
+                f"Q_CLUSTER['retry'] ({retry}) is not above Q_CLUSTER['timeout'] ({timeout}): "
+                "a long dispatch task would be started again while still running.",
+                hint="Set retry a little above timeout, e.g. timeout=300, retry=360.",
+                id="restock_waitlist.W002",
+            )
+        ]
+    return []
+
+
+THROTTLE_SCOPES = ("restock_waitlist_join", "restock_waitlist_guest")
+THROTTLE_RATE_RE = re.compile(r"^\d+/[smhd]\w*$")
