@@ -236,7 +236,3 @@ def _check_q_cluster():
             )
         ]
     return []
-
-
-THROTTLE_SCOPES = ("restock_waitlist_join", "restock_waitlist_guest")
-THROTTLE_RATE_RE = re.compile(r"^\d+/[smhd]\w*$")
