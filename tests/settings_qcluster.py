@@ -1,0 +1,37 @@
+"""Settings for real ``qcluster`` subprocesses started by ``tests/test_dispatch_qcluster.py``.
+
+The test settings, pointed at the database the test run created (``RW_QCLUSTER_DB``),
+with a real (not sync) cluster on the ORM or Redis broker (``RW_QCLUSTER_BROKER``).
+"""
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import DATABASES, Q_CLUSTER, RESTOCK_WAITLIST
+
+DATABASES["default"]["NAME"] = os.environ["RW_QCLUSTER_DB"]
+DATABASES["default"]["TEST"] = {"NAME": os.environ["RW_QCLUSTER_DB"]}
+
+Q_CLUSTER = {
+    **Q_CLUSTER,
+    "sync": False,
+    "workers": 2,
+    "timeout": 30,
+    "retry": 45,
+    "poll": 0.05,
+    "catch_up": False,
+    "save_limit": -1,
+}
+if os.environ.get("RW_QCLUSTER_BROKER") == "redis":
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = {"host": "127.0.0.1", "port": 6379, "db": 5}
+    Q_CLUSTER["name"] = os.environ.get("RW_QCLUSTER_QUEUE", "restock_waitlist_qcluster")
+
+RESTOCK_WAITLIST = {
+    **RESTOCK_WAITLIST,
+    "CHUNK_SIZE": int(os.environ.get("RW_QCLUSTER_CHUNK_SIZE", "200")),
+    "CHANNELS": {
+        name: {"BACKEND": "tests.qcluster_channel.LabelledChannel"}
+        for name in ("push", "email", "sms")
+    },
+}
