@@ -5,9 +5,14 @@ whose catalogue does not fit the settings subclasses :class:`DefaultAdapter` and
 overrides only what differs, as with django-allauth's adapters.
 """
 
+import operator
+from collections import defaultdict
+from functools import reduce
+
+from django.apps import apps as django_apps
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -208,6 +213,50 @@ class DefaultAdapter:
                 row = available
         return total, row
 
+    def available_quantities(self, items):
+        """``{(product_key, variant_key): quantity}`` for many items in one query.
+
+        What a list page's "Notify me" buttons need; ``variant_key`` ``""`` sums the whole
+        product, as :meth:`available_quantity` does.
+        """
+        items = set(items)
+        if not items:
+            return {}
+        if self.stock_model is None:
+            raise ImproperlyConfigured(
+                "RESTOCK_WAITLIST['STOCK_MODEL'] is not set, so stock cannot be read."
+            )
+        product_path, variant_path = app_settings.STOCK_PRODUCT, app_settings.STOCK_VARIANT
+        product_lookup = path_lookup(product_path)
+        rows = self.stock_model._default_manager.filter(
+            **{f"{product_lookup}__in": {product_key for product_key, _variant in items}}
+        )
+        field = self.available_field
+        if field is not None:
+            lookups = [product_lookup, *([path_lookup(variant_path)] if variant_path else [])]
+            grouped = rows.order_by().values(*lookups).annotate(total=Sum(field.name))
+            per_row = [
+                (row[lookups[0]], row[lookups[-1]] if variant_path else None, row["total"])
+                for row in grouped
+            ]
+        else:
+            hops = [path.rpartition(".")[0] for path in (product_path, variant_path or "")]
+            rows = rows.select_related(*{path_lookup(hop) for hop in hops if hop})
+            per_row = [(*self.stock_item_keys(row), self.available_in_row(row)) for row in rows]
+        by_product, by_variant = defaultdict(int), defaultdict(int)
+        for product_key, variant_key, quantity in per_row:
+            by_product[str(product_key)] += quantity or 0
+            if variant_key not in (None, ""):
+                by_variant[str(product_key), str(variant_key)] += quantity or 0
+        return {
+            (product_key, variant_key): (
+                by_variant[product_key, variant_key]
+                if variant_key and variant_path
+                else by_product[product_key]
+            )
+            for product_key, variant_key in items
+        }
+
     # Presentation ---------------------------------------------------------------------
 
     def display_name(self, product, variant=None):
@@ -227,3 +276,28 @@ class DefaultAdapter:
         """The user's tier, higher goes first (``PRIORITY``; guests pass ``None``)."""
         priority = app_settings.imported("PRIORITY")
         return int(priority(user)) if priority else 0
+
+    # Contacts -------------------------------------------------------------------------
+
+    def has_push_device(self, user):
+        """Whether ``user`` has an active django-push-notifications device. One query.
+
+        The storefront offers the push channel only to users for whom this is true.
+        ``False`` when push is not enabled or ``push_notifications`` is not installed.
+        """
+        if user is None or "push" not in app_settings.enabled_channels:
+            return False
+        if not django_apps.is_installed("push_notifications"):
+            return False
+        from restock_waitlist.channels.push import DEFAULT_DEVICE_MODELS, push_models
+
+        options = app_settings.CHANNELS["push"].get("OPTIONS") or {}
+        module = push_models()
+        devices = []
+        for name in options.get("DEVICE_MODELS", DEFAULT_DEVICE_MODELS):
+            owned = getattr(module, name).objects.filter(user=OuterRef("pk"), active=True)
+            if options.get("APPLICATION_ID"):
+                owned = owned.filter(application_id=options["APPLICATION_ID"])
+            devices.append(Exists(owned))
+        users = type(user)._default_manager.filter(pk=user.pk)
+        return users.filter(reduce(operator.or_, devices)).exists()

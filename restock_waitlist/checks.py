@@ -44,6 +44,7 @@ def check_settings(app_configs=None, **kwargs):
     errors += _check_imports()
     errors += _check_numbers()
     errors += _check_dispatch()
+    errors += _check_templates()
     return errors
 
 
@@ -171,6 +172,32 @@ def _check_numbers():
             errors.append(error(key, "must be a datetime.timedelta.", "E012"))
     return errors
 
+
+def _check_templates():
+    """The storefront templates must exist, or every product page would fail to render."""
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+
+    errors = []
+    for key, required in (("BUTTON_TEMPLATE", True), ("IN_STOCK_TEMPLATE", False)):
+        name = getattr(app_settings, key)
+        if name is None and not required:
+            continue
+        if not isinstance(name, str) or not name:
+            errors.append(error(key, "must be a template name.", "E020"))
+            continue
+        try:
+            get_template(name)
+        except TemplateDoesNotExist:
+            errors.append(
+                error(
+                    key,
+                    f"template {name!r} does not exist.",
+                    "E020",
+                    hint="Check the name and that its app or directory is in TEMPLATES.",
+                )
+            )
+    return errors
 
 def _check_dispatch():
     """Channel backends, the contact resolver, quiet hours and django-q2's retry window."""

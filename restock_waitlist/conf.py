@@ -36,6 +36,9 @@ DEFAULTS = {
     "CONSENT_VERSION": "1",
     "TOKEN_MAX_AGE": timedelta(days=60),
     "SITE_URL": None,
+    # Storefront: the "Notify me" template tag.
+    "BUTTON_TEMPLATE": "restock_waitlist/notify_button.html",
+    "IN_STOCK_TEMPLATE": None,
     # Dispatch.
     "OVERSUBSCRIPTION": 3.0,
     "CHANNELS": {"email": {"BACKEND": "restock_waitlist.channels.email.EmailChannel"}},

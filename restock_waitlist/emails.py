@@ -35,6 +35,7 @@ def send_confirmation(entry):
         "item_name": entry.catalog_label,
         "confirm_url": links.confirm_url(entry),
         "unsubscribe_url": links.unsubscribe_url(entry),
+        "unsubscribe_all_url": links.unsubscribe_all_url(recipient_email(entry)),
     }
     subject, text, html = render_email("restock_waitlist/email/confirm", context, entry.locale)
     message = EmailMultiAlternatives(

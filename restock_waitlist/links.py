@@ -30,12 +30,18 @@ def absolute(url):
     return urljoin(site.rstrip("/") + "/", url.lstrip("/"))
 
 
-def purchase_url(entry):
-    """The item's page with ``?ref=restock&t=<signed token>`` for attribution."""
+def purchase_path(entry):
+    """The item's page with ``?ref=restock&t=<signed token>`` for attribution, as the shop's
+    URL gives it (relative, usually): for links on the shop's own pages."""
     url = get_adapter().product_url(entry.product, entry.variant)
     separator = "&" if "?" in url else "?"
     query = urlencode({"ref": REF_VALUE, "t": tokens.entry_token(entry, tokens.PURCHASE)})
-    return absolute(f"{url}{separator}{query}")
+    return f"{url}{separator}{query}"
+
+
+def purchase_url(entry):
+    """:func:`purchase_path` made absolute, for messages."""
+    return absolute(purchase_path(entry))
 
 
 def confirm_url(entry):

@@ -1,15 +1,26 @@
-"""Pages behind the links in messages: confirm a guest's entry, unsubscribe.
+"""The app's pages: the "Notify me" form's targets, and the pages behind message links.
 
-The signed token in the URL is the credential, so these work without login. The
-unsubscribe views accept RFC 8058 one-click POSTs from mail clients, which carry no CSRF
-token; a GET only asks, so link scanners never cancel anything.
+``join`` and ``cancel`` serve the storefront button without JavaScript: a CSRF-protected
+POST, then a redirect back with a message (post/redirect/get).
+
+Behind message links, the signed token in the URL is the credential, so those work without
+login. The unsubscribe views accept RFC 8058 one-click POSTs from mail clients, which carry
+no CSRF token; a GET only asks, so link scanners never cancel anything.
 """
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from restock_waitlist import services, tokens
+from restock_waitlist import services, storefront, tokens
+from restock_waitlist.adapters import get_adapter
+from restock_waitlist.forms import NotifyForm
 from restock_waitlist.models import StockWaitlist
 
 
@@ -34,6 +45,10 @@ def confirm(request, token):
         state = "ask"
     status = 400 if state == "invalid" else 200
     context = {"state": state, "entry": entry, "position": position}
+    if state == "confirmed":
+        manage_token = tokens.entry_token(entry, tokens.MANAGE)
+        context["unsubscribe_path"] = reverse("restock_waitlist:unsubscribe", args=[manage_token])
+        context["item_url"] = _item_url(entry)
     return TemplateResponse(request, "restock_waitlist/confirm.html", context, status=status)
 
 
@@ -67,3 +82,69 @@ def unsubscribe_all(request, token):
 def _unsubscribe_page(request, state, scope, entry=None, status=200):
     context = {"state": state, "scope": scope, "entry": entry}
     return TemplateResponse(request, "restock_waitlist/unsubscribe.html", context, status=status)
+
+
+# The storefront button without JavaScript -------------------------------------------
+
+
+@require_POST
+def join(request):
+    """Join from the button's form, then back to the page with a message.
+
+    Invalid input writes nothing and comes back with messages naming the fields. A guest
+    reads the same message whether or not the address was already on the list.
+    """
+    form = NotifyForm(request.POST, request=request)
+    if not form.is_valid():
+        return _back_with_errors(request, form.error_messages_by_field())
+    try:
+        entry, created = services.join_waitlist(**form.join_kwargs())
+    except ValidationError as exc:
+        return _back_with_errors(request, form.error_messages_by_field(exc.message_dict))
+    position = None if form.user is None else services.waitlist_position(entry)
+    message = storefront.joined_message(
+        entry.catalog_label, is_guest=form.user is None, created=created, position=position
+    )
+    messages.success(request, message, fail_silently=True)
+    return _redirect_back(request, _item_url(entry))
+
+
+@require_POST
+def cancel(request):
+    """Cancel one of the signed-in shopper's own entries; anyone else's is "not found".
+
+    Guests cancel through the signed link in their email (:func:`unsubscribe`).
+    """
+    try:
+        entry = services.leave_waitlist(request.POST.get("entry", ""), user=request.user)
+    except StockWaitlist.DoesNotExist:
+        messages.error(
+            request,
+            _("This alert could not be found. It may have been cancelled already."),
+            fail_silently=True,
+        )
+        return _redirect_back(request, None)
+    messages.success(request, storefront.cancelled_message(entry.catalog_label), fail_silently=True)
+    return _redirect_back(request, _item_url(entry))
+
+
+def _back_with_errors(request, error_messages):
+    for message in error_messages:
+        messages.error(request, message, fail_silently=True)
+    return _redirect_back(request, None)
+
+
+def _item_url(entry):
+    if entry.product is None:
+        return None
+    return get_adapter().product_url(entry.product, entry.variant)
+
+
+def _redirect_back(request, fallback):
+    """To ``next`` (the page the form was on) if it is on this site, else ``fallback``."""
+    for candidate in (request.POST.get("next"), fallback, request.headers.get("referer")):
+        if candidate and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return HttpResponseRedirect(candidate)
+    return HttpResponseRedirect("/")
