@@ -1,6 +1,7 @@
 """System checks: a misconfigured ``RESTOCK_WAITLIST`` is reported by key at start-up."""
 
 import numbers
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -43,6 +44,7 @@ def check_settings(app_configs=None, **kwargs):
     errors += _check_channels()
     errors += _check_imports()
     errors += _check_numbers()
+    errors += _check_throttle_rates()
     errors += _check_dispatch()
     errors += _check_templates()
     return errors
@@ -199,6 +201,7 @@ def _check_templates():
             )
     return errors
 
+
 def _check_dispatch():
     """Channel backends, the contact resolver, quiet hours and django-q2's retry window."""
     from restock_waitlist.channels.base import BaseChannel
@@ -263,3 +266,37 @@ def _check_q_cluster():
             )
         ]
     return []
+
+
+THROTTLE_SCOPES = ("restock_waitlist_join", "restock_waitlist_guest")
+THROTTLE_RATE_RE = re.compile(r"^\d+/[smhd]\w*$")
+
+
+def _check_throttle_rates():
+    """The API's throttle rates: DRF would fail on the first request with a bad one."""
+    rates = app_settings.THROTTLE_RATES
+    if rates is None:
+        return []
+    if not isinstance(rates, dict):
+        return [error("THROTTLE_RATES", "must be a dict of scope to rate, e.g. '20/hour'.", "E030")]
+    errors = []
+    for scope, rate in rates.items():
+        if scope not in THROTTLE_SCOPES:
+            errors.append(
+                checks.Warning(
+                    f"{SETTINGS_NAME}['THROTTLE_RATES']: {scope!r} is not a throttle scope of "
+                    "restock_waitlist and is ignored.",
+                    hint=f"Scopes are {', '.join(THROTTLE_SCOPES)}.",
+                    id="restock_waitlist.W030",
+                )
+            )
+        elif rate is not None and not (isinstance(rate, str) and THROTTLE_RATE_RE.match(rate)):
+            errors.append(
+                error(
+                    "THROTTLE_RATES",
+                    f"{scope!r}: {rate!r} is not a rate.",
+                    "E030",
+                    hint="Give requests per period, e.g. '20/hour', or None for no limit.",
+                )
+            )
+    return errors

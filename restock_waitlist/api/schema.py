@@ -44,10 +44,17 @@ else:
         "properties": {"detail": {"type": "string"}},
         "required": ["detail"],
     }
-    #: 400 bodies name the field (or ``non_field_errors``) with a list of messages.
+    #: 400 bodies name each bad field or query parameter (or ``non_field_errors``) with its
+    #: messages (nested by index for list items), or carry ``detail`` for unreadable bodies.
     FIELD_ERRORS_SCHEMA = {
         "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "additionalProperties": {
+            "anyOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "object"},
+                {"type": "string"},
+            ]
+        },
     }
     ERROR_DESCRIPTIONS = {
         "400": (

@@ -149,6 +149,9 @@ class EntrySerializer(serializers.ModelSerializer):
     status = NamedChoiceField(
         choices=StockWaitlist.Status.choices, schema_name="EntryStatusEnum", read_only=True
     )
+    email = serializers.CharField(
+        read_only=True, help_text=_("A guest's address; blank for signed-in shoppers.")
+    )
     position = serializers.IntegerField(
         read_only=True,
         allow_null=True,

@@ -92,6 +92,10 @@ def service_errors():
         raise NotFound from exc
 
 
+#: Any id reaches the view, so a malformed one answers the API's JSON 404, not an HTML page.
+LOOKUP_VALUE_REGEX = r"[^/]+"
+
+
 class PlainNotFoundMixin:
     """Every 404 says just "Not found.", translated: no model names, and a malformed id
     reads exactly like a missing or someone else's."""
@@ -129,6 +133,7 @@ class EntryViewSet(
     """A signed-in shopper's own entries, or the one entry a guest's token opens."""
 
     serializer_class = EntrySerializer
+    lookup_value_regex = LOOKUP_VALUE_REGEX
     permission_classes = [IsShopperOrTokenHolder]
     filter_backends = [OwnEntryFilter]
     pagination_class = WaitlistPagination
@@ -334,6 +339,7 @@ class MerchantEntryViewSet(PlainNotFoundMixin, viewsets.ReadOnlyModelViewSet):
     """Every entry, for staff with ``view_stockwaitlist``: lists, summaries, CSV export."""
 
     serializer_class = MerchantEntrySerializer
+    lookup_value_regex = LOOKUP_VALUE_REGEX
     permission_classes = [IsMerchant]
     filter_backends = [EntryFilter]
     filtered_actions = ("list", "summary", "export")
@@ -407,7 +413,7 @@ class RestockEventViewSet(
     permission_classes = [IsMerchant]
     filter_backends = [RestockEventFilter]
     pagination_class = WaitlistPagination
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = LOOKUP_VALUE_REGEX
     schema = waitlist_schema()
 
     def get_queryset(self):
