@@ -82,7 +82,8 @@ class Result:
 
     @classmethod
     def sent(cls, provider_message_id=""):
-        return cls(cls.SENT, provider_message_id=str(provider_message_id or "")[:255])
+        message_id = "" if provider_message_id is None else str(provider_message_id)
+        return cls(cls.SENT, provider_message_id=message_id[:255])
 
     @classmethod
     def from_error(cls, exc):
@@ -149,7 +150,7 @@ class BaseChannel:
 
     def parse_response(self, response, message):
         """A :class:`Result` from the provider's answer (default: sent, answer as the id)."""
-        return Result.sent(response or "")
+        return Result.sent(response)
 
     # Rendering ------------------------------------------------------------------------
 

@@ -112,7 +112,7 @@ class EmailChannel(BaseChannel):
 
     def parse_response(self, response, message):
         status = getattr(response, "anymail_status", None)
-        return Result.sent(getattr(status, "message_id", None) or "")
+        return Result.sent(getattr(status, "message_id", None))
 
     # Batch sending with merge data ----------------------------------------------------
 
@@ -173,7 +173,7 @@ class EmailChannel(BaseChannel):
     @staticmethod
     def _recipient_result(status):
         if status is None or status.status in ACCEPTED:
-            return Result.sent(getattr(status, "message_id", None) or "")
+            return Result.sent(getattr(status, "message_id", None))
         if status.status in ("rejected", "invalid"):
             return Result(Result.PERMANENT, error=f"ESP status: {status.status}")
         return Result(Result.TRANSIENT, error=f"ESP status: {status.status}")
