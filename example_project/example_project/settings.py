@@ -18,6 +18,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "restock_waitlist",
     "shop",
@@ -102,6 +104,8 @@ RESTOCK_WAITLIST = {
         "sms": {"BACKEND": "restock_waitlist.channels.console.ConsoleChannel"},
     },
     "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000"),
+    # Joins and guest-token requests per user (or per address for guests).
+    "THROTTLE_RATES": {"restock_waitlist_join": "20/hour", "restock_waitlist_guest": "60/hour"},
 }
 
 REST_FRAMEWORK = {
@@ -109,4 +113,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The API's schema at /api/schema/ and Swagger UI at /api/docs/, its assets served locally.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Example shop: restock waitlist API",
+    "VERSION": "1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
