@@ -38,13 +38,16 @@ def parse_args():
 def ensure_database(name):
     import psycopg
 
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as db:
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as db:
         if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             db.execute(f'CREATE DATABASE "{name}"')
 
 
 def seed(waiters):
     from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
+    from tests.qcluster_support import seed_guests
     from tests.testshop.models import Product, StockLevel, Variant
 
     Notification.objects.all().delete()
@@ -53,19 +56,7 @@ def seed(waiters):
     Product.objects.all().delete()
     variant = Variant.objects.create(product=Product.objects.create(name="Bench sneaker"), name="M")
     stock = StockLevel.objects.create(variant=variant, quantity=0)
-    batch = 10_000
-    for start in range(0, waiters, batch):
-        StockWaitlist.objects.bulk_create(
-            StockWaitlist(
-                product_key=str(variant.product_id),
-                variant_key=str(variant.pk),
-                email=f"waiter{n}@example.com",
-                subscriber_key=f"email:waiter{n}@example.com",
-                channels=["email"],
-                locale="en",
-            )
-            for n in range(start, min(start + batch, waiters))
-        )
+    seed_guests(variant, waiters)
     return stock
 
 
@@ -169,14 +160,18 @@ def main():
         stop(clusters)
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     event = RestockEvent.objects.get()
-    duplicates = Notification.objects.count() - Notification.objects.values("entry").distinct().count()
+    duplicates = (
+        Notification.objects.count() - Notification.objects.values("entry").distinct().count()
+    )
 
     print(f"waiters                 {args.waiters:,} (quantity {quantity:,}, one wave)")
-    print(f"clusters x workers      {args.clusters} x {args.workers} on {args.broker}, chunk {args.chunk_size}")
+    setup = f"{args.clusters} x {args.workers} on {args.broker}, chunk {args.chunk_size}"
+    print(f"clusters x workers      {setup}")
     print(f"merchant save()         {save_seconds * 1000:.1f} ms, {len(save_queries)} queries")
     print(f"wave recorded sent      {count:,} in {wave_seconds:.1f} s (event {event.status})")
     print(f"notifications / second  {count / wave_seconds:,.0f}")
-    print(f"transactions, rows      {after[0] - before[0]:,} transactions, {after[1] - before[1]:,} rows written")
+    transactions, rows = after[0] - before[0], after[1] - before[1]
+    print(f"database work           {transactions:,} transactions, {rows:,} rows written")
     print(f"peak worker memory      {peak_kib / 1024:.0f} MiB RSS (largest worker process)")
     print(f"duplicate sends         {duplicates}")
     return 0 if count == args.waiters and duplicates == 0 else 1

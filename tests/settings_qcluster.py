@@ -31,7 +31,7 @@ RESTOCK_WAITLIST = {
     **RESTOCK_WAITLIST,
     "CHUNK_SIZE": int(os.environ.get("RW_QCLUSTER_CHUNK_SIZE", "200")),
     "CHANNELS": {
-        name: {"BACKEND": "tests.qcluster_channel.LabelledChannel"}
+        name: {"BACKEND": "tests.qcluster_support.LabelledChannel"}
         for name in ("push", "email", "sms")
     },
 }

@@ -479,6 +479,12 @@ def test_transient_error_then_success_on_retry(flaky_channels, user, variant, re
 # Quiet hours ----------------------------------------------------------------------------------
 
 
+def guest(variant, email, time_zone, **kwargs):
+    return factories.EntryFactory(
+        variant=variant, user=None, email=email, time_zone=time_zone, **kwargs
+    )
+
+
 @pytest.fixture
 def seoul_night(monkeypatch):
     """23:30 in Seoul (14:30 UTC)."""
@@ -491,28 +497,10 @@ def test_quiet_hours_defer_sms_and_push_to_the_morning_but_not_email(
     settings, flaky_channels, seoul_night, variant, restock
 ):
     configure(settings, CHANNELS=flaky_channels["CHANNELS"], QUIET_HOURS=("21:00", "08:00"))
-    texter = factories.EntryFactory(
-        variant=variant,
-        user=None,
-        email="a@example.com",
-        phone="+821011112222",
-        channels=["sms"],
-        time_zone="Asia/Seoul",
-    )
-    mailer = factories.EntryFactory(
-        variant=variant,
-        user=None,
-        email="b@example.com",
-        channels=["email"],
-        time_zone="Asia/Seoul",
-    )
-    berliner = factories.EntryFactory(
-        variant=variant,
-        user=None,
-        email="c@example.com",
-        phone="+491511234567",
-        channels=["sms"],
-        time_zone="Europe/Berlin",
+    texter = guest(variant, "a@example.com", "Asia/Seoul", phone="+821011112222", channels=["sms"])
+    mailer = guest(variant, "b@example.com", "Asia/Seoul", channels=["email"])
+    berliner = guest(
+        variant, "c@example.com", "Europe/Berlin", phone="+491511234567", channels=["sms"]
     )
     restock(variant, 1)
     sms = Notification.objects.get(entry=texter)

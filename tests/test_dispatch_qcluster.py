@@ -18,6 +18,7 @@ from django.db.models import Count
 
 from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
 from tests import factories
+from tests.qcluster_support import seed_guests
 from tests.testshop.models import StockLevel
 
 pytestmark = [
@@ -71,22 +72,6 @@ def wait_for(condition, timeout, processes=()):
             assert process.poll() is None, process.stderr.read().decode()[-2000:]
         time.sleep(0.2)
     return condition()
-
-
-def seed_guests(variant, count):
-    """``count`` guests waiting for the variant, in one bulk insert."""
-    StockWaitlist.objects.bulk_create(
-        StockWaitlist(
-            product_key=str(variant.product_id),
-            variant_key=str(variant.pk),
-            email=f"waiter{n}@example.com",
-            subscriber_key=f"email:waiter{n}@example.com",
-            channels=["email"],
-            status=StockWaitlist.Status.WAITING,
-            locale="en",
-        )
-        for n in range(count)
-    )
 
 
 def sent_count():

@@ -157,10 +157,9 @@ def test_check_contact_resolver(settings):
     found = check_ids(settings, CONTACT_RESOLVER="restock_waitlist.contacts.nope")
     assert any(id_ == "restock_waitlist.E015" for id_, _ in found)
     found = check_ids(settings, CONTACT_RESOLVER="restock_waitlist.contacts.__doc__")
-    assert (
-        "restock_waitlist.E015",
-        "RESTOCK_WAITLIST['CONTACT_RESOLVER']: 'restock_waitlist.contacts.__doc__' is not callable.",
-    ) in found
+    path = "restock_waitlist.contacts.__doc__"
+    message = f"RESTOCK_WAITLIST['CONTACT_RESOLVER']: {path!r} is not callable."
+    assert ("restock_waitlist.E015", message) in found
 
 
 def test_check_q_options(settings):
