@@ -244,6 +244,15 @@ class TestJoinErrors:
             "An email address is required to join without an account."
         ]
 
+    def test_api_messages_are_translated(self, shopper_api, variant):
+        response = shopper_api.post(
+            url("entry-list"),
+            {"product": variant.product_id, "time_zone": "Mars/Olympus"},
+            format="json",
+            HTTP_ACCEPT_LANGUAGE="ko",
+        )
+        assert response.json() == {"time_zone": ["알 수 없는 시간대입니다: Mars/Olympus."]}
+
 
 class TestShopperEntries:
     def test_list_shows_only_own_entries_with_positions(self, shopper_api, user, variant):
