@@ -15,12 +15,14 @@ CATALOGUE = [
     ("Canvas Sneaker", "canvas-sneaker", "29.00", ["White", "Black"], ["240", "250", "260", "270"]),
     ("Wool Beanie", "wool-beanie", "15.00", ["Grey", "Navy"], ["One size"]),
     ("Rain Jacket", "rain-jacket", "89.00", ["Yellow"], ["S", "M", "L"]),
+    ("Linen Tote", "linen-tote", "35.00", ["Natural"], ["One size"]),
 ]
 SOLD_OUT = {
     ("canvas-sneaker", "Black", "260"),
     ("canvas-sneaker", "White", "250"),
     ("wool-beanie", "Navy", "One size"),
     ("rain-jacket", "Yellow", "M"),
+    ("linen-tote", "Natural", "One size"),
 }
 GUESTS = ["jisoo@example.com", "minho@example.com", "sara@example.com"]
 
