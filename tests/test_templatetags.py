@@ -272,3 +272,19 @@ class TestAvailableQuantities:
 def test_push_device_needs_push_notifications_installed(user, settings):
     assert "push_notifications" not in settings.INSTALLED_APPS
     assert get_adapter().has_push_device(user) is False
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("BUTTON_TEMPLATE", "nope/missing.html"),
+        ("IN_STOCK_TEMPLATE", "nope/missing.html"),
+        ("BUTTON_TEMPLATE", None),
+    ],
+)
+def test_checks_name_a_missing_template(settings_with, key, value):
+    from restock_waitlist.checks import check_settings
+
+    settings_with(**{key: value})
+    errors = [e for e in check_settings() if e.id == "restock_waitlist.E020"]
+    assert len(errors) == 1 and f"['{key}']" in errors[0].msg
