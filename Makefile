@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= dev,postgres,redis,openapi
 
-.PHONY: demo test lint checks test-sqlite test-postgres test-browser docs browser-deps clean
+.PHONY: demo test lint checks test-sqlite test-postgres test-schema test-browser docs browser-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	PY="$(abspath $(PY))" scripts/demo.sh
 
-test: lint checks test-sqlite test-postgres docs test-browser
+test: lint checks test-sqlite test-postgres test-schema docs test-browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -34,6 +34,10 @@ test-sqlite: $(STAMP)
 # Mandatory under CI=true: the conftest fails the run if PostgreSQL cannot be reached.
 test-postgres: $(STAMP)
 	DB=postgres $(PY) -m pytest -m "not browser"
+
+# schemathesis against the live example shop's OpenAPI schema, as a shopper and a merchant.
+test-schema: $(STAMP)
+	PY="$(abspath $(PY))" scripts/schemathesis.sh
 
 test-browser: $(STAMP) browser-deps
 	$(PY) -m pytest -m browser -p no:randomly
