@@ -4,6 +4,7 @@ tags call these functions and do no waitlist work of their own.
 
 import re
 from functools import partial
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
@@ -97,6 +98,19 @@ def normalize_locale(locale):
         ) from exc
 
 
+def normalize_time_zone(name):
+    """An IANA time zone name (quiet hours are kept in the subscriber's time zone)."""
+    if not name:
+        return timezone.get_current_timezone_name()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ValidationError(
+            {"time_zone": _("Unknown time zone: %(name)s.") % {"name": name}}, code="invalid"
+        ) from exc
+    return name
+
+
 def resolve_item(product, variant=None):
     """``(product_key, variant_key)`` for an instance or key pair; checks both exist and match."""
     adapter = get_adapter()
@@ -152,6 +166,7 @@ def join_waitlist(
     phone = normalize_phone(phone) if phone else ""
     channels = normalize_channels(channels, user=user, phone=phone)
     locale = normalize_locale(locale)
+    time_zone = normalize_time_zone(timezone_name)
     product_key, variant_key = resolve_item(product, variant)
     subscriber_key = subscriber_key_for(user, email)
 
@@ -182,7 +197,7 @@ def join_waitlist(
         tier=adapter.priority_for(user),
         status=Status.PENDING if needs_confirmation(user) else Status.WAITING,
         locale=locale,
-        time_zone=timezone_name or timezone.get_current_timezone_name(),
+        time_zone=time_zone,
         created_at=now,
         consent_at=now,
         consent_source=consent_source,
@@ -364,4 +379,3 @@ def _create_restock_event(product_key, variant_key, quantity, previous_quantity,
     )
     _send_on_commit(signals.restock_detected, sender=RestockEvent, event=event)
     return event
-

@@ -263,3 +263,18 @@ class TestUuidCatalogueWithoutVariants:
         assert "variant" in info.value.message_dict
         entry_by_key, created = services.join_waitlist(str(gadget.pk).upper(), user=user)
         assert not created and entry_by_key.pk == entry.pk
+
+
+class TestTimeZone:
+    def test_stored_for_quiet_hours(self, user, variant):
+        entry, _ = services.join_waitlist(
+            variant.product, variant, user=user, timezone_name="Asia/Seoul"
+        )
+        assert entry.time_zone == "Asia/Seoul"
+
+    @pytest.mark.parametrize("bad", ["Mars/Olympus", "../etc/passwd", "\x00"])
+    def test_unknown_time_zone_names_the_field(self, user, variant, bad):
+        with pytest.raises(ValidationError) as info:
+            services.join_waitlist(variant.product, variant, user=user, timezone_name=bad)
+        assert "time_zone" in info.value.message_dict
+        assert not StockWaitlist.objects.exists()

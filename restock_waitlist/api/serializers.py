@@ -1,8 +1,6 @@
 """What the API reads and writes. Input serializers check shapes and types only; the
 services decide what is allowed and name the field when it is not."""
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
@@ -123,16 +121,6 @@ class JoinSerializer(serializers.Serializer):
         max_length=64,
         help_text=_("IANA time zone, e.g. Asia/Seoul, for quiet hours."),
     )
-
-    def validate_time_zone(self, value):
-        if value:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise serializers.ValidationError(
-                    _("Unknown time zone: %(name)s.") % {"name": value}
-                ) from exc
-        return value
 
 
 class EntrySerializer(serializers.ModelSerializer):
