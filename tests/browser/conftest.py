@@ -49,22 +49,25 @@ def start_chromium(javascript=True):
     return driver, profile
 
 
+def running_chromium(javascript):
+    driver, profile = start_chromium(javascript=javascript)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
 # The browsers depend on the live server so that they quit before it stops: a request still
 # open at shutdown would close the shared in-memory SQLite connection from another thread.
 @pytest.fixture(scope="session")
 def _chromium(live_server):
-    driver, profile = start_chromium(javascript=True)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    yield from running_chromium(javascript=True)
 
 
 @pytest.fixture(scope="session")
 def _chromium_without_js(live_server):
-    driver, profile = start_chromium(javascript=False)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    yield from running_chromium(javascript=False)
 
 
 def _fresh(driver, live_server):
