@@ -13,7 +13,6 @@ ran, and the peak memory of the worker processes. The locmem channel stands in f
 import argparse
 import math
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -96,6 +95,23 @@ def start_clusters(count, env):
     ]
 
 
+def peak_rss_kib(clusters):
+    """The largest peak RSS (``VmHWM``) among the clusters' live processes, in KiB."""
+    sessions = {process.pid for process in clusters}
+    peak = 0
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) not in sessions:  # field 6 of stat: the session id
+                continue
+            for line in (status.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return peak
+
+
 def stop(processes):
     for process in processes:
         if process.poll() is None:
@@ -156,9 +172,9 @@ def main():
             time.sleep(0.25)
         wave_seconds = time.perf_counter() - started
         after = statements_run()
+        peak_kib = peak_rss_kib(clusters)
     finally:
         stop(clusters)
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     event = RestockEvent.objects.get()
     duplicates = (
         Notification.objects.count() - Notification.objects.values("entry").distinct().count()
@@ -171,7 +187,7 @@ def main():
     print(f"wave recorded sent      {count:,} in {wave_seconds:.1f} s (event {event.status})")
     print(f"notifications / second  {count / wave_seconds:,.0f}")
     transactions, rows = after[0] - before[0], after[1] - before[1]
-    print(f"database work           {transactions:,} transactions, {rows:,} rows written")
+    print(f"database work           ~{transactions:,} transactions, ~{rows:,} rows written")
     print(f"peak worker memory      {peak_kib / 1024:.0f} MiB RSS (largest worker process)")
     print(f"duplicate sends         {duplicates}")
     return 0 if count == args.waiters and duplicates == 0 else 1
