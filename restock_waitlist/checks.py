@@ -8,7 +8,13 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
-from restock_waitlist.conf import DEFAULTS, KNOWN_CHANNELS, SETTINGS_NAME, app_settings, import_cached
+from restock_waitlist.conf import (
+    DEFAULTS,
+    KNOWN_CHANNELS,
+    SETTINGS_NAME,
+    app_settings,
+    import_cached,
+)
 
 TAG = "restock_waitlist"
 
@@ -18,7 +24,9 @@ def register():
 
 
 def error(key, message, id_, hint=None):
-    return checks.Error(f"{SETTINGS_NAME}[{key!r}]: {message}", hint=hint, id=f"restock_waitlist.{id_}")
+    return checks.Error(
+        f"{SETTINGS_NAME}[{key!r}]: {message}", hint=hint, id=f"restock_waitlist.{id_}"
+    )
 
 
 def check_settings(app_configs=None, **kwargs):
@@ -78,10 +86,14 @@ def _check_path(key, source, path, target, id_):
 
 
 def _check_paths(models):
-    product, variant, stock = (models.get(k) for k in ("PRODUCT_MODEL", "VARIANT_MODEL", "STOCK_MODEL"))
+    product, variant, stock = (
+        models.get(k) for k in ("PRODUCT_MODEL", "VARIANT_MODEL", "STOCK_MODEL")
+    )
     errors = []
     if product is not None and variant is not None:
-        errors += _check_path("VARIANT_PRODUCT", variant, app_settings.VARIANT_PRODUCT, product, "E007")
+        errors += _check_path(
+            "VARIANT_PRODUCT", variant, app_settings.VARIANT_PRODUCT, product, "E007"
+        )
     if stock is None:
         return errors
     if product is not None:
@@ -168,8 +180,14 @@ def _check_numbers():
         value = getattr(app_settings, key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             errors.append(error(key, "must be a whole number of at least 1.", "E011"))
-    for key in ("WAVE_INTERVAL", "RESTOCK_COOLDOWN", "CONFIRMATION_EXPIRY", "TOKEN_MAX_AGE",
-                "RETRY_BACKOFF", "STUCK_AFTER"):
+    for key in (
+        "WAVE_INTERVAL",
+        "RESTOCK_COOLDOWN",
+        "CONFIRMATION_EXPIRY",
+        "TOKEN_MAX_AGE",
+        "RETRY_BACKOFF",
+        "STUCK_AFTER",
+    ):
         if not isinstance(getattr(app_settings, key), timedelta):
             errors.append(error(key, "must be a datetime.timedelta.", "E012"))
     return errors

@@ -45,7 +45,7 @@ class CatalogItemMixin:
 
     @property
     def catalog_label(self):
-        """"Product" or "Product – Variant", for admin lists and messages."""
+        """ "Product" or "Product – Variant", for admin lists and messages."""
         from restock_waitlist.adapters import get_adapter
 
         return get_adapter().display_name(self.product, self.variant)
@@ -132,12 +132,16 @@ class StockWaitlist(CatalogItemMixin, models.Model):
                 condition=Q(status="waiting"),
                 name="restock_wl_dispatch_order",
             ),
-            models.Index(fields=["product_key", "variant_key", "status"], name="restock_wl_item_status"),
+            models.Index(
+                fields=["product_key", "variant_key", "status"], name="restock_wl_item_status"
+            ),
             models.Index(fields=["email"], name="restock_wl_email"),
         ]
 
     def __str__(self):
-        return f"{self.subscriber_key} → {self.product_key}/{self.variant_key or '*'} ({self.status})"
+        return (
+            f"{self.subscriber_key} → {self.product_key}/{self.variant_key or '*'} ({self.status})"
+        )
 
     @property
     def is_active(self):
@@ -174,11 +178,16 @@ class RestockEvent(CatalogItemMixin, models.Model):
         _("next wave at"),
         null=True,
         blank=True,
-        help_text=_("When the next wave is due; while dispatching, when a stalled wave is retried."),
+        help_text=_(
+            "When the next wave is due; while dispatching, when a stalled wave is retried."
+        ),
     )
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     detail = models.CharField(
-        _("detail"), max_length=255, blank=True, help_text=_("Why the dispatch stopped or was skipped.")
+        _("detail"),
+        max_length=255,
+        blank=True,
+        help_text=_("Why the dispatch stopped or was skipped."),
     )
 
     objects = CatalogQuerySet.as_manager()
@@ -188,7 +197,9 @@ class RestockEvent(CatalogItemMixin, models.Model):
         verbose_name_plural = _("restock events")
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["product_key", "variant_key", "created_at"], name="restock_ev_item"),
+            models.Index(
+                fields=["product_key", "variant_key", "created_at"], name="restock_ev_item"
+            ),
             models.Index(fields=["status", "next_wave_at"], name="restock_ev_status"),
         ]
 
@@ -197,7 +208,7 @@ class RestockEvent(CatalogItemMixin, models.Model):
 
 
 class Notification(models.Model):
-    """One send of one restock to one entry over one channel; unique, so a retry never sends twice."""
+    """One send of one restock to one subscriber over one channel: unique, so never sent twice."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -206,12 +217,8 @@ class Notification(models.Model):
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
 
-    entry = models.ForeignKey(
-        StockWaitlist, on_delete=models.CASCADE, related_name="notifications"
-    )
-    event = models.ForeignKey(
-        RestockEvent, on_delete=models.CASCADE, related_name="notifications"
-    )
+    entry = models.ForeignKey(StockWaitlist, on_delete=models.CASCADE, related_name="notifications")
+    event = models.ForeignKey(RestockEvent, on_delete=models.CASCADE, related_name="notifications")
     subscriber_key = models.CharField(_("subscriber"), max_length=320, editable=False)
     channel = models.CharField(_("channel"), max_length=16)
     wave = models.PositiveSmallIntegerField(_("wave"), default=1)
