@@ -54,17 +54,23 @@ class Outgoing:
     def locale(self):
         return self.entry.locale or None
 
+    def _link(self, name, make, *args):
+        if name not in self._links:
+            self._links[name] = make(*args)
+        return self._links[name]
+
     @property
     def purchase_url(self):
-        if "purchase" not in self._links:
-            self._links["purchase"] = links.purchase_url(self.entry)
-        return self._links["purchase"]
+        return self._link("purchase", links.purchase_url, self.entry)
 
     @property
     def unsubscribe_url(self):
-        if "unsubscribe" not in self._links:
-            self._links["unsubscribe"] = links.unsubscribe_url(self.entry)
-        return self._links["unsubscribe"]
+        return self._link("unsubscribe", links.unsubscribe_url, self.entry)
+
+    @property
+    def unsubscribe_all_url(self):
+        """Cancels every alert to the address this message goes to (email only)."""
+        return self._link("unsubscribe_all", links.unsubscribe_all_url, self.contact)
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,8 @@ class BaseChannel:
 
     #: Whether this backend renders an HTML part.
     renders_html = False
+    #: The :class:`Outgoing` links its templates use.
+    link_names = ("purchase_url", "unsubscribe_url")
 
     def __init__(self, name, **options):
         self.name = name
@@ -174,7 +182,7 @@ class BaseChannel:
             "item_name": adapter.display_name(product, variant),
             **overrides,
         }
-        for name in ("purchase_url", "unsubscribe_url"):
+        for name in self.link_names:
             if name not in context:
                 context[name] = getattr(message, name)
         return context

@@ -31,7 +31,11 @@ from restock_waitlist.channels.base import BaseChannel, PermanentError, Result, 
 from restock_waitlist.emails import unsubscribe_headers
 
 #: Per-recipient values in a batch send, as merge-field names.
-MERGE_KEYS = {"purchase_url": "PURCHASE_URL", "unsubscribe_url": "UNSUBSCRIBE_URL"}
+MERGE_KEYS = {
+    "purchase_url": "PURCHASE_URL",
+    "unsubscribe_url": "UNSUBSCRIBE_URL",
+    "unsubscribe_all_url": "UNSUBSCRIBE_ALL_URL",
+}
 
 #: anymail recipient statuses that mean "the ESP took it".
 ACCEPTED = {"sent", "queued", "scheduled", "unknown"}
@@ -57,6 +61,7 @@ def error_for(exc):
 
 class EmailChannel(BaseChannel):
     renders_html = True
+    link_names = tuple(MERGE_KEYS)
 
     @property
     def merge_field(self):

@@ -98,6 +98,8 @@ def test_anymail_batch_sends_many_waiters_per_call_with_merge_data(settings, var
     merge = params["merge_data"][address]
     assert merge["PURCHASE_URL"].startswith("https://shop.example/products/")
     assert "/waitlist/unsubscribe/" in merge["UNSUBSCRIBE_URL"]
+    assert "/waitlist/unsubscribe-all/" in merge["UNSUBSCRIBE_ALL_URL"]
+    assert "{{UNSUBSCRIBE_ALL_URL}}" in first.body
     headers = params["merge_headers"][address]
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
@@ -130,3 +132,17 @@ def test_without_a_merge_field_anymail_sends_one_message_each(settings, variant,
 def test_from_address_defaults_to_django_setting(variant, event):
     send(event, [factories.EntryFactory(variant=variant)])
     assert mail.outbox[0].from_email == "shop@example.com"
+
+
+def test_restock_email_can_cancel_every_alert_to_the_address(client, variant, event):
+    from restock_waitlist.models import StockWaitlist
+
+    entry = factories.EntryFactory(variant=variant)
+    other = factories.EntryFactory(user=entry.user)
+    send(event, [entry])
+    link = next(
+        line.split()[-1] for line in mail.outbox[0].body.splitlines() if "/unsubscribe-all/" in line
+    )
+    assert link.startswith("https://shop.example/waitlist/unsubscribe-all/")
+    client.post(link.removeprefix("https://shop.example"))
+    assert StockWaitlist.objects.get(pk=other.pk).status == StockWaitlist.Status.CANCELLED
