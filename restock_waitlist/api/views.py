@@ -9,7 +9,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from functools import reduce
 from itertools import islice
-from operator import or_
+from operator import attrgetter, or_
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -57,6 +57,7 @@ from restock_waitlist.api.serializers import (
 )
 from restock_waitlist.api.throttling import GuestRateThrottle, JoinRateThrottle
 from restock_waitlist.conf import app_settings
+from restock_waitlist.emails import recipient_email
 from restock_waitlist.models import CatalogItemMixin, Notification, RestockEvent, StockWaitlist
 
 #: ``consent_source`` of entries joined through the API.
@@ -252,26 +253,27 @@ def attach_tiers(items, entries, group):
         item.by_tier = tiers[tuple(getattr(item, key) for key in group)]
 
 
-EXPORT_COLUMNS = [
-    "id",
-    "product",
-    "variant",
-    "item_name",
-    "status",
-    "position",
-    "tier",
-    "user",
-    "email",
-    "phone",
-    "channels",
-    "locale",
-    "time_zone",
-    "created_at",
-    "confirmed_at",
-    "notified_at",
-    "purchased_at",
-    "cancelled_at",
-]
+#: The export's columns: header, and how to read it off an entry (catalog loaded).
+EXPORT_COLUMNS = {
+    "id": attrgetter("pk"),
+    "product": attrgetter("product_key"),
+    "variant": attrgetter("variant_key"),
+    "item_name": attrgetter("catalog_label"),
+    "status": attrgetter("status"),
+    "position": attrgetter("position"),
+    "tier": attrgetter("tier"),
+    "user": attrgetter("user_id"),
+    "email": recipient_email,
+    "phone": attrgetter("phone"),
+    "channels": lambda entry: " ".join(entry.channels),
+    "locale": attrgetter("locale"),
+    "time_zone": attrgetter("time_zone"),
+    "created_at": attrgetter("created_at"),
+    "confirmed_at": attrgetter("confirmed_at"),
+    "notified_at": attrgetter("notified_at"),
+    "purchased_at": attrgetter("purchased_at"),
+    "cancelled_at": attrgetter("cancelled_at"),
+}
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -285,29 +287,6 @@ def csv_cell(value):
     if text.startswith(FORMULA_PREFIXES) and not text[1:].isdigit():
         return f"'{text}"
     return text
-
-
-def export_row(entry):
-    return [
-        entry.pk,
-        entry.product_key,
-        entry.variant_key,
-        entry.catalog_label,
-        entry.status,
-        entry.position,
-        entry.tier,
-        entry.user_id,
-        entry.email or (entry.user.email if entry.user_id else ""),
-        entry.phone,
-        " ".join(entry.channels),
-        entry.locale,
-        entry.time_zone,
-        entry.created_at,
-        entry.confirmed_at,
-        entry.notified_at,
-        entry.purchased_at,
-        entry.cancelled_at,
-    ]
 
 
 class _Echo:
@@ -325,7 +304,7 @@ def csv_lines(entries, chunk_size):
     while chunk := list(islice(rows, chunk_size)):
         prefetch_catalog(chunk)
         for entry in chunk:
-            yield writer.writerow([csv_cell(value) for value in export_row(entry)])
+            yield writer.writerow([csv_cell(read(entry)) for read in EXPORT_COLUMNS.values()])
 
 
 SUMMARY_BY = ("variant", "product")
