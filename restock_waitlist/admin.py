@@ -40,8 +40,10 @@ class StockWaitlistAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     raw_id_fields = ["user", "notified_by"]
     actions = ["cancel_selected"]
+    # Channels are what the shopper consented to, so only the shopper changes them.
     readonly_fields = [
         "id",
+        "channels",
         "subscriber_key",
         "product_key",
         "variant_key",

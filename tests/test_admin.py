@@ -86,3 +86,26 @@ def test_event_changelist_and_detail(staff_client, django_assert_max_num_queries
         ).status_code
         == 200
     )
+
+
+def test_merchant_changes_tier_but_not_the_shoppers_channels(staff_client):
+    entry = factories.EntryFactory(channels=["email"])
+    url = reverse("admin:restock_waitlist_stockwaitlist_change", args=[entry.pk])
+    form = staff_client.get(url).context["adminform"].form
+    assert "channels" not in form.fields
+    response = staff_client.post(
+        url,
+        {
+            "status": entry.status,
+            "tier": 3,
+            "user": entry.user_id,
+            "email": "",
+            "phone": "",
+            "locale": "en",
+            "time_zone": "",
+            "channels": '["sms"]',
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    entry.refresh_from_db()
+    assert (entry.tier, entry.channels) == (3, ["email"])
