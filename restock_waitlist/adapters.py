@@ -147,6 +147,14 @@ class DefaultAdapter:
 
     # Stock ----------------------------------------------------------------------------
 
+    def require_stock_model(self):
+        """The stock model; ``ImproperlyConfigured`` naming the key when there is none."""
+        if self.stock_model is None:
+            raise ImproperlyConfigured(
+                "RESTOCK_WAITLIST['STOCK_MODEL'] is not set, so stock cannot be read."
+            )
+        return self.stock_model
+
     def stock_item_keys(self, stock):
         """``(product_key, variant_key)`` of a stock row, without loading either object."""
         product_key = key_at_path(stock, app_settings.STOCK_PRODUCT)
@@ -185,10 +193,7 @@ class DefaultAdapter:
 
     def available_quantity(self, product_key, variant_key=""):
         """The item's available quantity: the sum over its stock rows. One query."""
-        if self.stock_model is None:
-            raise ImproperlyConfigured(
-                "RESTOCK_WAITLIST['STOCK_MODEL'] is not set, so stock cannot be read."
-            )
+        self.require_stock_model()
         rows = self.stock_rows(product_key, variant_key)
         field = self.available_field
         if field is not None:
@@ -222,10 +227,7 @@ class DefaultAdapter:
         items = set(items)
         if not items:
             return {}
-        if self.stock_model is None:
-            raise ImproperlyConfigured(
-                "RESTOCK_WAITLIST['STOCK_MODEL'] is not set, so stock cannot be read."
-            )
+        self.require_stock_model()
         product_path, variant_path = app_settings.STOCK_PRODUCT, app_settings.STOCK_VARIANT
         product_lookup = path_lookup(product_path)
         rows = self.stock_model._default_manager.filter(

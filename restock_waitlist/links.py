@@ -49,10 +49,16 @@ def confirm_url(entry):
     return absolute(reverse("restock_waitlist:confirm", args=[token]))
 
 
-def unsubscribe_url(entry):
-    """Cancels this one entry; also the target of the one-click ``List-Unsubscribe-Post``."""
+def unsubscribe_path(entry):
+    """The page that cancels this one entry, for links on the shop's own pages."""
     token = tokens.entry_token(entry, tokens.MANAGE)
-    return absolute(reverse("restock_waitlist:unsubscribe", args=[token]))
+    return reverse("restock_waitlist:unsubscribe", args=[token])
+
+
+def unsubscribe_url(entry):
+    """:func:`unsubscribe_path` made absolute; also the one-click ``List-Unsubscribe-Post``
+    target."""
+    return absolute(unsubscribe_path(entry))
 
 
 def unsubscribe_all_url(email):

@@ -12,13 +12,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from restock_waitlist import services, storefront, tokens
+from restock_waitlist import links, services, storefront, tokens
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.forms import NotifyForm
 from restock_waitlist.models import StockWaitlist
@@ -46,8 +45,7 @@ def confirm(request, token):
     status = 400 if state == "invalid" else 200
     context = {"state": state, "entry": entry, "position": position}
     if state == "confirmed":
-        manage_token = tokens.entry_token(entry, tokens.MANAGE)
-        context["unsubscribe_path"] = reverse("restock_waitlist:unsubscribe", args=[manage_token])
+        context["unsubscribe_path"] = links.unsubscribe_path(entry)
         context["item_url"] = _item_url(entry)
     return TemplateResponse(request, "restock_waitlist/confirm.html", context, status=status)
 
