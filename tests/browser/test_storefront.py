@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -16,7 +16,9 @@ from tests import factories
 
 pytestmark = pytest.mark.browser
 Status = StockWaitlist.Status
-LOADING = (NoSuchElementException, StaleElementReferenceException)
+#: What reading a page mid-navigation raises: no such element, a stale element, or Chromium's
+#: "Node with given id does not belong to the document" (a plain WebDriverException).
+LOADING = (WebDriverException,)
 
 
 @pytest.fixture
