@@ -5,14 +5,11 @@ whose catalogue does not fit the settings subclasses :class:`DefaultAdapter` and
 overrides only what differs, as with django-allauth's adapters.
 """
 
-import operator
 from collections import defaultdict
-from functools import reduce
 
-from django.apps import apps as django_apps
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -279,27 +276,13 @@ class DefaultAdapter:
         priority = app_settings.imported("PRIORITY")
         return int(priority(user)) if priority else 0
 
-    # Contacts -------------------------------------------------------------------------
+    # Contacts ---------------------------------------------------------------------------
 
-    def has_push_device(self, user):
-        """Whether ``user`` has an active django-push-notifications device. One query.
+    def user_phone_numbers(self, users):
+        """``{user.pk: phone}`` (E.164) for users whose account holds a mobile number.
 
-        The storefront offers the push channel only to users for whom this is true.
-        ``False`` when push is not enabled or ``push_notifications`` is not installed.
+        Channels whose ``contact_kind`` is ``"phone"`` send to the entry's own number, else
+        to this one. The default knows of none; a shop that keeps numbers on a profile
+        overrides it and reads them for the whole list in one query.
         """
-        if user is None or "push" not in app_settings.enabled_channels:
-            return False
-        if not django_apps.is_installed("push_notifications"):
-            return False
-        from restock_waitlist.channels.push import DEFAULT_DEVICE_MODELS, push_models
-
-        options = app_settings.CHANNELS["push"].get("OPTIONS") or {}
-        module = push_models()
-        devices = []
-        for name in options.get("DEVICE_MODELS", DEFAULT_DEVICE_MODELS):
-            owned = getattr(module, name).objects.filter(user=OuterRef("pk"), active=True)
-            if options.get("APPLICATION_ID"):
-                owned = owned.filter(application_id=options["APPLICATION_ID"])
-            devices.append(Exists(owned))
-        users = type(user)._default_manager.filter(pk=user.pk)
-        return users.filter(reduce(operator.or_, devices)).exists()
+        return {}

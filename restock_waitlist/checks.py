@@ -8,13 +8,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
-from restock_waitlist.conf import (
-    DEFAULTS,
-    KNOWN_CHANNELS,
-    SETTINGS_NAME,
-    app_settings,
-    import_cached,
-)
+from restock_waitlist.conf import DEFAULTS, SETTINGS_NAME, app_settings, import_cached
 
 TAG = "restock_waitlist"
 
@@ -137,22 +131,35 @@ def _check_channels():
     channels = app_settings.CHANNELS
     if not isinstance(channels, dict) or not channels:
         return [error("CHANNELS", "must be a non-empty dict of channel name to options.", "E008")]
-    for key in ("CHANNELS", "CHANNEL_ORDER", "DEFAULT_CHANNELS"):
-        unknown = [c for c in getattr(app_settings, key) if c not in KNOWN_CHANNELS]
-        if unknown:
+    for name, config in channels.items():
+        if not isinstance(config, dict) or "BACKEND" not in config:
+            errors.append(
+                error(
+                    "CHANNELS",
+                    f"{name!r} must be a dict with a 'BACKEND' dotted path.",
+                    "E008",
+                    hint="e.g. {'BACKEND': 'restock_waitlist.channels.email.EmailChannel'}.",
+                )
+            )
+    # The default CHANNEL_ORDER names channels a shop may not have; a project's own may not.
+    explicit = ["DEFAULT_CHANNELS"] + (
+        ["CHANNEL_ORDER"] if "CHANNEL_ORDER" in app_settings.user_settings else []
+    )
+    for key in ("CHANNEL_ORDER", "DEFAULT_CHANNELS"):
+        names = getattr(app_settings, key)
+        if isinstance(names, str) or not isinstance(names, (list, tuple)):
+            errors.append(error(key, "must be a list of channel names.", "E008"))
+            continue
+        missing = [c for c in names if c not in channels]
+        if key in explicit and missing:
             errors.append(
                 error(
                     key,
-                    f"unknown channel {', '.join(map(repr, unknown))}.",
+                    f"{', '.join(map(repr, missing))} not in CHANNELS.",
                     "E008",
-                    hint=f"Channels are {', '.join(KNOWN_CHANNELS)}.",
+                    hint=f"Channels are {', '.join(map(repr, channels))}.",
                 )
             )
-    disabled = [c for c in app_settings.DEFAULT_CHANNELS if c not in channels]
-    if disabled:
-        errors.append(
-            error("DEFAULT_CHANNELS", f"{', '.join(map(repr, disabled))} not in CHANNELS.", "E008")
-        )
     if app_settings.CHANNEL_STRATEGY not in ("first_success", "all"):
         errors.append(error("CHANNEL_STRATEGY", "must be 'first_success' or 'all'.", "E009"))
     return errors
@@ -160,9 +167,9 @@ def _check_channels():
 
 def _check_imports():
     errors = []
-    for key in ("ADAPTER", "PRIORITY"):
+    for key in ("ADAPTER", "POLICY", "PRIORITY"):
         path = getattr(app_settings, key)
-        if path is None and key != "ADAPTER":
+        if path is None and key == "PRIORITY":
             continue
         try:
             import_cached(path)
@@ -222,13 +229,16 @@ def _check_templates():
 
 def _check_dispatch():
     """Channel backends, the contact resolver, quiet hours and django-q2's retry window."""
+    from restock_waitlist import contacts
     from restock_waitlist.channels.base import BaseChannel
-    from restock_waitlist.dispatch import parse_quiet_hours
+    from restock_waitlist.policies import parse_quiet_hours
 
     errors = []
     channels = app_settings.CHANNELS if isinstance(app_settings.CHANNELS, dict) else {}
     for name, config in channels.items():
-        path = config.get("BACKEND") if isinstance(config, dict) else None
+        if not isinstance(config, dict) or "BACKEND" not in config:
+            continue  # E008
+        path = config["BACKEND"]
         try:
             backend = import_cached(path) if isinstance(path, str) else None
         except ImproperlyConfigured as exc:
@@ -245,6 +255,17 @@ def _check_dispatch():
             )
         elif not isinstance(config.get("OPTIONS", {}), dict):
             errors.append(error("CHANNELS", f"{name!r}: 'OPTIONS' must be a dict.", "E013"))
+        else:
+            kind = (config.get("OPTIONS") or {}).get("CONTACT_KIND", backend.contact_kind)
+            if kind not in contacts.KINDS:
+                errors.append(
+                    error(
+                        "CHANNELS",
+                        f"{name!r}: contact kind {kind!r} is not one of "
+                        f"{', '.join(map(repr, contacts.KINDS))}.",
+                        "E013",
+                    )
+                )
     try:
         parse_quiet_hours(app_settings.QUIET_HOURS)
     except (TypeError, ValueError):

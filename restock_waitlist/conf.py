@@ -1,7 +1,8 @@
 """All of the app's settings, read from the one ``RESTOCK_WAITLIST`` dict.
 
 Every read goes back to ``django.conf.settings``, so ``override_settings`` works in tests
-and nothing is frozen at import time. ``docs/settings.rst`` documents each key.
+and nothing is frozen at import time. The settings reference in ``docs/integration.rst``
+documents each key.
 """
 
 from datetime import timedelta
@@ -14,9 +15,6 @@ from django.utils.module_loading import import_string
 
 SETTINGS_NAME = "RESTOCK_WAITLIST"
 
-#: The channel names an entry can ask for, in the seed's default order.
-KNOWN_CHANNELS = ("push", "email", "sms")
-
 DEFAULTS = {
     # The shop's own models.
     "PRODUCT_MODEL": None,
@@ -27,6 +25,7 @@ DEFAULTS = {
     "STOCK_VARIANT": None,
     "STOCK_AVAILABLE": "quantity",
     "ADAPTER": "restock_waitlist.adapters.DefaultAdapter",
+    "POLICY": "restock_waitlist.policies.DefaultPolicy",
     # Joining.
     "PRIORITY": None,
     "ALLOW_JOIN_IN_STOCK": False,
@@ -42,7 +41,7 @@ DEFAULTS = {
     # Dispatch.
     "OVERSUBSCRIPTION": 3.0,
     "CHANNELS": {"email": {"BACKEND": "restock_waitlist.channels.email.EmailChannel"}},
-    "CHANNEL_ORDER": KNOWN_CHANNELS,
+    "CHANNEL_ORDER": ("push", "email", "sms"),
     "CHANNEL_STRATEGY": "first_success",
     "CONTACT_RESOLVER": "restock_waitlist.contacts.resolve_contacts",
     "WAVE_INTERVAL": timedelta(hours=24),
@@ -56,12 +55,6 @@ DEFAULTS = {
     # API.
     "THROTTLE_RATES": {"restock_waitlist_join": "20/hour", "restock_waitlist_guest": "60/hour"},
 }
-
-#: Keys whose value is a dotted path to import.
-IMPORT_STRINGS = ("ADAPTER", "PRIORITY", "CONTACT_RESOLVER")
-
-#: Keys whose value is an "app_label.Model" label.
-MODEL_LABELS = ("PRODUCT_MODEL", "VARIANT_MODEL", "STOCK_MODEL")
 
 
 @lru_cache(maxsize=64)
@@ -108,13 +101,6 @@ class AppSettings:
             raise ImproperlyConfigured(
                 f"{SETTINGS_NAME}[{key!r}] = {label!r} does not name an installed model: {exc}"
             ) from exc
-
-    @property
-    def enabled_channels(self):
-        """Channel names the shop has configured, in ``CHANNEL_ORDER``."""
-        configured = self.CHANNELS or {}
-        order = list(self.CHANNEL_ORDER) + [c for c in configured if c not in self.CHANNEL_ORDER]
-        return [name for name in order if name in configured]
 
 
 app_settings = AppSettings()

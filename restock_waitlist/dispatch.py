@@ -5,7 +5,7 @@ commands and the admin call them. ``docs/dispatch.rst`` tells the whole story. I
 
 * :func:`dispatch_event` starts an event's first wave (or skips it, or defers it when the
   stock flapped within ``RESTOCK_COOLDOWN``).
-* :func:`run_wave` sizes a wave to ``ceil(available x OVERSUBSCRIPTION)``, walks the queue
+* :func:`run_wave` asks the policy (``POLICY``) how many waiters the wave reaches, walks the queue
   in dispatch order by keyset pages and enqueues one :func:`send_chunk` task per
   ``CHUNK_SIZE`` entry ids, so the work spreads over every worker and memory stays flat.
 * :func:`send_chunk` re-reads the stock, claims its entries in bulk (row locks with
@@ -17,21 +17,20 @@ commands and the admin call them. ``docs/dispatch.rst`` tells the whole story. I
 """
 
 import logging
-import math
 import uuid
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection, transaction
 from django.db.models import Case, F, Q, Subquery, Value, When
 from django.utils import timezone
 
+from restock_waitlist import channels as registry
 from restock_waitlist import services
 from restock_waitlist.adapters import get_adapter, prefetch_catalog
-from restock_waitlist.channels import get_channel
 from restock_waitlist.channels.base import Outgoing, Result
 from restock_waitlist.conf import app_settings
-from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
+from restock_waitlist.jobs import enqueue
+from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
+from restock_waitlist.policies import get_policy
 from restock_waitlist.querysets import item_filter
 
 logger = logging.getLogger("restock_waitlist.dispatch")
@@ -43,9 +42,6 @@ SendStatus = Notification.Status
 #: Events that will still send: a later event for the same item leaves them be or ends them.
 OPEN_EVENT_STATUSES = (EventStatus.PENDING, EventStatus.DISPATCHING, EventStatus.WAITING_NEXT_WAVE)
 
-#: Channels that wait for the morning during ``QUIET_HOURS``; email goes at once.
-QUIET_CHANNELS = ("push", "sms")
-
 #: Fields a send writes back to rows not sent, in one ``bulk_update`` per channel.
 RESULT_FIELDS = [
     "status",
@@ -55,15 +51,6 @@ RESULT_FIELDS = [
     "sent_at",
     "updated_at",
 ]
-
-
-def enqueue(task_name, *args):
-    """Queue ``restock_waitlist.tasks.<task_name>(*args)`` with ``Q_OPTIONS``; ids only."""
-    from django_q.tasks import async_task
-
-    return async_task(
-        f"restock_waitlist.tasks.{task_name}", *args, q_options=dict(app_settings.Q_OPTIONS or {})
-    )
 
 
 # Events and waves -----------------------------------------------------------------------
@@ -158,7 +145,8 @@ def run_wave(event_id):
     available = get_adapter().available_quantity(event.product_key, event.variant_key)
     if available <= 0:
         return _close(event, EventStatus.COMPLETED, f"Sold out before wave {wave}.")
-    size = math.ceil(available * app_settings.OVERSUBSCRIPTION)
+    plan = plan_wave(event, wave, available)
+    size = plan.size
     if resumed:
         size -= (
             Notification.objects.filter(event=event, wave=wave)
@@ -195,6 +183,23 @@ def run_wave(event_id):
         )
     event.refresh_from_db()
     return event
+
+
+def plan_wave(event, wave, available):
+    """The wave's :class:`~restock_waitlist.models.RestockWave`: planned by the policy once,
+    and read back when a stalled wave is resumed."""
+    plan = get_policy().plan_wave(event, available, wave)
+    stored, _created = RestockWave.objects.get_or_create(
+        event=event,
+        number=wave,
+        defaults={
+            "available": available,
+            "size": plan.size,
+            "rule": plan.rule,
+            "inputs": plan.inputs,
+        },
+    )
+    return stored
 
 
 def _after(tier, created_at, pk):
@@ -299,12 +304,6 @@ def claim_entries(event, entry_ids, chunk_subscribers):
     )
 
 
-def channels_for(entry):
-    """The entry's channels the shop has enabled, in ``CHANNEL_ORDER``."""
-    enabled = app_settings.enabled_channels
-    return [name for name in enabled if name in (entry.channels or [])]
-
-
 def create_notifications(event, wave, entries, prefer=()):
     """One ``queued`` row per subscriber and channel (``first_success``: the first channel only).
 
@@ -315,11 +314,10 @@ def create_notifications(event, wave, entries, prefer=()):
     for entry in sorted(entries, key=lambda e: (str(e.pk) not in prefer, e.variant_key == "")):
         carriers.setdefault(entry.subscriber_key, entry)
     now = timezone.now()
+    policy = get_policy()
     rows = []
     for entry in carriers.values():
-        channels = channels_for(entry)
-        if app_settings.CHANNEL_STRATEGY != "all":
-            channels = channels[:1]
+        channels = policy.first_channels(entry)
         if not channels:
             rows.append(
                 _row(
@@ -332,11 +330,14 @@ def create_notifications(event, wave, entries, prefer=()):
                     error="No enabled channel.",
                 )
             )
-        rows += [_row(entry, event, wave, channel, now) for channel in channels]
+        rows += [_row(entry, event, wave, channel, now, policy) for channel in channels]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
 
 
-def _row(entry, event, wave, channel, now, status=SendStatus.QUEUED, error=""):
+def _row(entry, event, wave, channel, now, policy=None, status=SendStatus.QUEUED, error=""):
+    due = None
+    if status == SendStatus.QUEUED:
+        due = (policy or get_policy()).quiet_until(entry, registry.get_channel(channel), now)
     return Notification(
         entry=entry,
         event=event,
@@ -345,7 +346,7 @@ def _row(entry, event, wave, channel, now, status=SendStatus.QUEUED, error=""):
         wave=wave,
         status=status,
         error=error,
-        next_attempt_at=quiet_until(entry, channel, now) if status == SendStatus.QUEUED else None,
+        next_attempt_at=due,
         created_at=now,
         updated_at=now,
     )
@@ -374,7 +375,7 @@ def deliver(notifications, events):
     grow with the number of rows (a few per channel).
     """
     sent = 0
-    for _round in range(len(app_settings.enabled_channels) + 1):
+    for _round in range(len(registry.enabled_names()) + 1):
         now = timezone.now()
         claimed = claim_for_sending(notifications, now)
         if not claimed:
@@ -414,7 +415,7 @@ def _by_channel(rows):
 def _send(channel_name, rows):
     """``{notification id: Result}`` for rows of one channel."""
     try:
-        channel = get_channel(channel_name)
+        channel = registry.get_channel(channel_name)
         contacts = app_settings.imported("CONTACT_RESOLVER")(
             [row.entry for row in rows], channel_name
         )
@@ -437,6 +438,7 @@ def _send(channel_name, rows):
 def _record(rows, results, fallbacks):
     """Write the results back (two queries at most); queue next channels into ``fallbacks``."""
     now = timezone.now()
+    policy = get_policy()
     sent = 0
     for row in rows:
         result = results.get(row.pk) or Result(
@@ -453,16 +455,17 @@ def _record(rows, results, fallbacks):
             )
             sent += 1
             continue
-        if result.outcome == Result.TRANSIENT and row.attempts < app_settings.MAX_ATTEMPTS:
+        retry_at = policy.retry_at(row, now) if result.outcome == Result.TRANSIENT else None
+        if retry_at is not None:
             row.status = SendStatus.QUEUED
-            row.next_attempt_at = now + app_settings.RETRY_BACKOFF * 2 ** (row.attempts - 1)
+            row.next_attempt_at = retry_at
             continue
         if result.outcome == Result.TRANSIENT:
             row.error = f"Gave up after {row.attempts} attempts: {result.error}"
         row.status = (
             SendStatus.SKIPPED if result.outcome == Result.NO_CONTACT else SendStatus.FAILED
         )
-        fallback = _next_channel(row, now)
+        fallback = _next_channel(row, now, policy)
         if fallback is not None:
             fallbacks.append(fallback)
     _save_results(rows, now)
@@ -498,15 +501,12 @@ def _save_results(rows, now):
         Notification.objects.bulk_update(others, RESULT_FIELDS)
 
 
-def _next_channel(row, now):
-    """Under ``first_success``, a ``queued`` row for the entry's channel after this one."""
-    if app_settings.CHANNEL_STRATEGY != "first_success":
+def _next_channel(row, now, policy):
+    """A ``queued`` row for the channel the policy tries after this one, if any."""
+    channel = policy.next_channel(row.entry, row.channel)
+    if channel is None:
         return None
-    channels = channels_for(row.entry)
-    later = channels[channels.index(row.channel) + 1 :] if row.channel in channels else []
-    if not later:
-        return None
-    return _row(row.entry, row.event, row.wave, later[0], now)
+    return _row(row.entry, row.event, row.wave, channel, now, policy)
 
 
 # Retries and recovery ---------------------------------------------------------------------
@@ -591,34 +591,6 @@ def reconcile_stock():
 # Quiet hours ------------------------------------------------------------------------------
 
 
-def parse_quiet_hours(value):
-    """``QUIET_HOURS`` as ``(start, end)`` times or ``None``; ``("21:00", "08:00")`` wraps."""
-    if not value:
-        return None
-    start, end = (v if isinstance(v, time) else time.fromisoformat(v) for v in value)
-    return start, end
-
-
-def waiter_zone(entry):
-    try:
-        return ZoneInfo(entry.time_zone) if entry.time_zone else timezone.get_default_timezone()
-    except (ZoneInfoNotFoundError, ValueError):
-        return timezone.get_default_timezone()
-
-
-def quiet_until(entry, channel, now):
-    """When quiet hours end for this waiter, if ``channel`` must wait for them; else ``None``."""
-    window = parse_quiet_hours(app_settings.QUIET_HOURS)
-    if window is None or channel not in QUIET_CHANNELS:
-        return None
-    start, end = window
-    zone = waiter_zone(entry)
-    local = now.astimezone(zone)
-    clock = local.time().replace(tzinfo=None)
-    quiet = start <= clock < end if start < end else (clock >= start or clock < end)
-    if not quiet:
-        return None
-    morning = datetime.combine(local.date(), end, tzinfo=zone)
-    if morning <= local:
-        morning = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone)
-    return morning.astimezone(timezone.get_default_timezone())
+def quiet_until(entry, channel_name, now):
+    """When quiet hours end for this waiter on this channel, as the policy decides."""
+    return get_policy().quiet_until(entry, registry.get_channel(channel_name), now)

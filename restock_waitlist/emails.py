@@ -5,6 +5,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from restock_waitlist import links
+from restock_waitlist.contacts import recipient_email
 
 
 def unsubscribe_headers(entry):
@@ -13,10 +14,6 @@ def unsubscribe_headers(entry):
         "List-Unsubscribe": f"<{links.unsubscribe_url(entry)}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
-
-
-def recipient_email(entry):
-    return entry.email or (entry.user.email if entry.user_id else "")
 
 
 def render_email(template_prefix, context, locale):

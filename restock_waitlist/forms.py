@@ -44,7 +44,8 @@ class NotifyForm(forms.Form):
             )
             self.fields["consent"].required = True
         else:
-            del self.fields["email"], self.fields["phone"], self.fields["consent"]
+            # A signed-in shopper is asked for a phone number only for a phone channel.
+            del self.fields["email"], self.fields["consent"]
 
     def clean_time_zone(self):
         """The browser's time zone (set by the script); an unknown one is dropped, not an error."""

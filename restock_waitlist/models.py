@@ -207,6 +207,38 @@ class RestockEvent(CatalogItemMixin, models.Model):
         return f"Restock of {self.product_key}/{self.variant_key or '*'}: {self.quantity}"
 
 
+class RestockWave(models.Model):
+    """One wave of a restock: how many waiters it was planned for, and what sized it.
+
+    The dispatch policy (``POLICY``) plans each wave; its rule and numbers are kept here so
+    a merchant can see why a wave reached as many people as it did.
+    """
+
+    event = models.ForeignKey(
+        RestockEvent,
+        verbose_name=_("restock event"),
+        on_delete=models.CASCADE,
+        related_name="waves",
+    )
+    number = models.PositiveSmallIntegerField(_("wave"))
+    available = models.IntegerField(_("units available"))
+    size = models.PositiveIntegerField(_("waiters planned"))
+    rule = models.CharField(_("sized by"), max_length=32)
+    inputs = models.JSONField(_("numbers used"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("started at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("restock wave")
+        verbose_name_plural = _("restock waves")
+        ordering = ["event", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "number"], name="restock_waitlist_one_wave")
+        ]
+
+    def __str__(self):
+        return f"Wave {self.number} of restock {self.event_id}: {self.size}"
+
+
 class Notification(models.Model):
     """One send of one restock to one subscriber over one channel: unique, so never sent twice."""
 

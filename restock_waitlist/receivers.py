@@ -6,16 +6,14 @@ reconnected when that setting changes. The merchant's ``save()`` pays one query 
 goes from none to some.
 """
 
-from functools import partial
-
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 
-from restock_waitlist import dispatch, services, signals
+from restock_waitlist import services, signals
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.conf import SETTINGS_NAME, app_settings
+from restock_waitlist.jobs import enqueue_on_commit
 
 PENDING_ATTR = "_restock_waitlist_stock_change"
 UID = "restock_waitlist.stock"
@@ -79,7 +77,7 @@ def settings_changed(setting, **kwargs):
 
 def enqueue_dispatch(sender, event, **kwargs):
     """``restock_detected``: hand the event to a worker once the transaction commits."""
-    transaction.on_commit(partial(dispatch.enqueue, "dispatch_restock", event.pk))
+    enqueue_on_commit("dispatch_restock", event.pk)
 
 
 def connect():

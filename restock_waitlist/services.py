@@ -14,9 +14,11 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from restock_waitlist import channels as registry
 from restock_waitlist import signals
 from restock_waitlist.adapters import get_adapter
-from restock_waitlist.conf import KNOWN_CHANNELS, app_settings
+from restock_waitlist.conf import app_settings
+from restock_waitlist.jobs import enqueue_on_commit
 from restock_waitlist.models import RestockEvent, StockWaitlist
 from restock_waitlist.querysets import item_filter
 
@@ -57,9 +59,11 @@ def normalize_phone(phone):
     return digits if digits.startswith("+") else f"+{digits}"
 
 
-def normalize_channels(channels, *, user, phone):
-    """The requested channels, checked against the shop's and the subscriber's, in send order."""
-    enabled = app_settings.enabled_channels
+def normalize_channels(channels, *, user, email, phone):
+    """The requested channels in send order, checked against the shop's channels and against
+    what the subscriber gave (a channel with nothing to send to is refused, naming the field).
+    """
+    enabled = registry.enabled_names()
     if channels is None:
         channels = [c for c in app_settings.DEFAULT_CHANNELS if c in enabled] or enabled[:1]
     if isinstance(channels, str) or not isinstance(channels, (list, tuple, set, frozenset)):
@@ -75,16 +79,10 @@ def normalize_channels(channels, *, user, phone):
         )
     if not channels:
         raise ValidationError({"channels": _("Choose at least one channel.")}, code="required")
-    if "push" in channels and user is None:
-        raise ValidationError(
-            {"channels": _("Push notifications need a signed-in account.")}, code="invalid"
-        )
-    if "sms" in channels and user is None and not phone:
-        raise ValidationError(
-            {"phone": _("A phone number is needed for text messages.")}, code="required"
-        )
-    order = list(app_settings.CHANNEL_ORDER) + list(KNOWN_CHANNELS)
-    return sorted(set(channels), key=order.index)
+    chosen = registry.in_send_order(channels)
+    for name in chosen:
+        registry.get_channel(name).check_subscriber(user=user, email=email, phone=phone)
+    return chosen
 
 
 def normalize_locale(locale):
@@ -164,7 +162,7 @@ def join_waitlist(
         )
     email = normalize_email(email) if email else ""
     phone = normalize_phone(phone) if phone else ""
-    channels = normalize_channels(channels, user=user, phone=phone)
+    channels = normalize_channels(channels, user=user, email=email, phone=phone)
     locale = normalize_locale(locale)
     time_zone = normalize_time_zone(timezone_name)
     product_key, variant_key = resolve_item(product, variant)
@@ -225,16 +223,7 @@ def needs_confirmation(user):
 
 def request_confirmation(entry):
     """Queue the confirmation email for a pending entry, once the transaction commits."""
-    from django_q.tasks import async_task
-
-    transaction.on_commit(
-        partial(
-            async_task,
-            "restock_waitlist.tasks.send_confirmation",
-            str(entry.pk),
-            q_options=app_settings.Q_OPTIONS,
-        )
-    )
+    enqueue_on_commit("send_confirmation", str(entry.pk))
 
 
 def confirm_entry(entry_id):

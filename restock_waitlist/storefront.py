@@ -11,19 +11,13 @@ from dataclasses import dataclass
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from restock_waitlist import links
+from restock_waitlist import channels as registry
+from restock_waitlist import contacts, links
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.conf import app_settings
 from restock_waitlist.models import StockWaitlist
 
 IN_STOCK, JOIN, SUBSCRIBED, NOTIFIED = "in_stock", "join", "subscribed", "notified"
-
-#: How each channel is offered to the shopper.
-CHANNEL_LABELS = {
-    "push": _("App notification"),
-    "email": _("Email"),
-    "sms": _("Text message"),
-}
 
 #: Entry statuses a button can show: in line, or told about the restock.
 SHOWN_STATUSES = (*StockWaitlist.ACTIVE_STATUSES, StockWaitlist.Status.NOTIFIED)
@@ -44,17 +38,18 @@ class Loaded:
 
 
 class PageCache:
-    """The states loaded during one request, and whether its visitor has a push device."""
+    """The states loaded during one request, and the channels its visitor is offered."""
 
     def __init__(self, user):
         self.user = user
         self.items = {}
-        self._has_push_device = None
+        self._offered = None
 
-    def has_push_device(self, adapter):
-        if self._has_push_device is None:
-            self._has_push_device = adapter.has_push_device(self.user)
-        return self._has_push_device
+    def offered(self):
+        """The enabled channels this visitor can use, asked of each channel once a request."""
+        if self._offered is None:
+            self._offered = [c for c in registry.enabled_channels() if c.offered_to(self.user)]
+        return self._offered
 
 
 @dataclass
@@ -74,15 +69,12 @@ class Button:
     channels: tuple = ()
     default_channels: tuple = ()
     is_guest: bool = True
+    asks_phone: bool = False
 
     @property
     def position_markup(self):
         """The place in line in a span that the script can update in place."""
         return format_html('<span data-rw-position="">{}</span>', self.position or "")
-
-    @property
-    def asks_phone(self):
-        return self.is_guest and any(name == "sms" for name, _label in self.channels)
 
 
 def visitor(request):
@@ -161,19 +153,19 @@ def visitor_entries(user, keys):
 
 
 def offered_channels(request, cache=None):
-    """``[(name, label)]``: the shop's enabled channels this visitor can use.
-
-    Guests get email and text messages (push needs an account); users get push only when
-    the adapter finds a device of theirs.
-    """
-    adapter = get_adapter(request)
+    """``[(name, label)]``: the shop's enabled channels this visitor can use, as each
+    channel's :meth:`~restock_waitlist.channels.base.BaseChannel.offered_to` decides (push,
+    for instance, only to a signed-in user with a device)."""
     cache = cache or page_cache(request)
-    offered = []
-    for name in app_settings.enabled_channels:
-        if name == "push" and (cache.user is None or not cache.has_push_device(adapter)):
-            continue
-        offered.append((name, CHANNEL_LABELS.get(name, name)))
-    return offered
+    return [(channel.name, channel.label) for channel in cache.offered()]
+
+
+def asks_phone(cache):
+    """Whether the form asks for a phone number: a phone channel is offered and the visitor
+    has no number on their account (guests never do)."""
+    if not any(channel.contact_kind == contacts.PHONE for channel in cache.offered()):
+        return False
+    return cache.user is None or not get_adapter().user_phone_numbers([cache.user])
 
 
 def button_for(request, product, variant=None):
@@ -207,6 +199,7 @@ def button_for(request, product, variant=None):
         names = [name for name, _label in button.channels]
         defaults = [name for name in app_settings.DEFAULT_CHANNELS if name in names]
         button.default_channels = tuple(defaults or names[:1])
+        button.asks_phone = asks_phone(cache)
     return button
 
 

@@ -90,10 +90,14 @@ RESTOCK_WAITLIST = {
     "STOCK_VARIANT": "variant",
     "STOCK_AVAILABLE": "quantity",
     "PRIORITY": "tests.testshop.priority.tier_from_username",
+    # locmem stands in for push and SMS, described as the channels it stands in for.
     "CHANNELS": {
-        "push": {"BACKEND": "restock_waitlist.channels.locmem.LocmemChannel"},
+        "push": {"BACKEND": "tests.testshop.channels.DevicePushChannel"},
         "email": {"BACKEND": "restock_waitlist.channels.email.EmailChannel"},
-        "sms": {"BACKEND": "restock_waitlist.channels.locmem.LocmemChannel"},
+        "sms": {
+            "BACKEND": "restock_waitlist.channels.locmem.LocmemChannel",
+            "OPTIONS": {"CONTACT_KIND": "phone", "LABEL": "Text message", "QUIET_HOURS": True},
+        },
     },
     "SITE_URL": "https://shop.example",
 }

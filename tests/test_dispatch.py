@@ -51,7 +51,11 @@ def restock(django_capture_on_commit_callbacks):
 def flaky_channels(settings):
     """push and sms through the failing test backend; email stays on Django's locmem mail."""
     channels = dict(settings.RESTOCK_WAITLIST["CHANNELS"])
-    channels["push"] = channels["sms"] = {"BACKEND": "tests.flaky.FlakyChannel"}
+    for name, kind in (("push", "user"), ("sms", "phone")):
+        channels[name] = {
+            "BACKEND": "tests.flaky.FlakyChannel",
+            "OPTIONS": {"CONTACT_KIND": kind, "QUIET_HOURS": True},
+        }
     settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNELS": channels}
     return settings.RESTOCK_WAITLIST
 

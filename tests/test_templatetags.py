@@ -10,7 +10,8 @@ from django.test import RequestFactory
 from django.utils import translation
 
 from restock_waitlist import storefront
-from restock_waitlist.adapters import DefaultAdapter, get_adapter
+from restock_waitlist.adapters import get_adapter
+from restock_waitlist.channels.push import PushChannel
 from restock_waitlist.models import StockWaitlist
 from tests import factories
 
@@ -18,13 +19,6 @@ pytestmark = pytest.mark.django_db
 Status = StockWaitlist.Status
 
 BUTTON = "{% load restock_waitlist %}{% restock_notify_button product variant %}"
-
-
-class DeviceAdapter(DefaultAdapter):
-    """Users whose name starts with "phone" have a push device; asking costs a query."""
-
-    def has_push_device(self, user):
-        return type(user).objects.filter(pk=user.pk, username__startswith="phone").exists()
 
 
 def request_for(user=None, path="/products/1/"):
@@ -90,7 +84,7 @@ class TestStates:
 
     def test_guest_without_a_usable_channel_is_asked_to_sign_in(self, variant, settings_with):
         settings_with(
-            CHANNELS={"push": {"BACKEND": "restock_waitlist.channels.locmem.LocmemChannel"}},
+            CHANNELS={"push": {"BACKEND": "tests.testshop.channels.DevicePushChannel"}},
             DEFAULT_CHANNELS=("push",),
         )
         html = render_button(variant)
@@ -103,8 +97,7 @@ class TestStates:
         assert 'name="email"' not in html and 'name="consent"' not in html
         assert re.search(r'value="email" checked', html)  # DEFAULT_CHANNELS
 
-    def test_push_offered_only_with_a_device(self, variant, settings_with):
-        settings_with(ADAPTER="tests.test_templatetags.DeviceAdapter")
+    def test_push_offered_only_with_a_device(self, variant):
         with_device = factories.UserFactory(username="phone-owner")
         without = factories.UserFactory(username="desktop-only")
         assert channel_choices(render_button(variant, with_device)) == ["push", "email", "sms"]
@@ -202,7 +195,6 @@ class TestQueries:
     def test_the_push_device_is_asked_once_a_page(
         self, variant, settings_with, django_assert_num_queries
     ):
-        settings_with(ADAPTER="tests.test_templatetags.DeviceAdapter")
         request = request_for(factories.UserFactory(username="phone-owner"))
         others = [factories.StockLevelFactory(quantity=0).variant for _ in range(3)]
         # Stock, entries and the device for the first button; the device is not asked again.
@@ -271,7 +263,7 @@ class TestAvailableQuantities:
 
 def test_push_device_needs_push_notifications_installed(user, settings):
     assert "push_notifications" not in settings.INSTALLED_APPS
-    assert get_adapter().has_push_device(user) is False
+    assert PushChannel("push").offered_to(user) is False
 
 
 @pytest.mark.parametrize(

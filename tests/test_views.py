@@ -39,7 +39,10 @@ class TestJoinAsUser:
     def test_joins_and_redirects_back_with_the_position(self, client, user, variant):
         factories.EntryFactory(variant=variant)  # someone ahead
         client.force_login(user)
-        response = client.post(JOIN, form_for(variant, time_zone="Asia/Seoul", channels=["sms"]))
+        response = client.post(
+            JOIN,
+            form_for(variant, time_zone="Asia/Seoul", channels=["sms"], phone="+821012345678"),
+        )
         assert response.status_code == 302
         assert response["Location"] == f"/products/{variant.product_id}/"
         assert flashed(response) == [
@@ -138,7 +141,8 @@ class TestJoinAsGuest:
             ),
             (
                 {"channels": ["sms"]},
-                "Mobile phone number: A phone number is needed for text messages.",
+                "Mobile phone number: A mobile phone number is needed for alerts by "
+                "“Text message”.",
             ),
             (
                 {"channels": ["sms"], "phone": "12"},

@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from django.utils.translation import gettext_lazy as _
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret")
@@ -98,10 +100,21 @@ RESTOCK_WAITLIST = {
     "STOCK_VARIANT": "variant",
     "STOCK_AVAILABLE": "shop.stock.available_to_sell",
     "PRIORITY": "shop.priority.membership_tier",
+    # The console stands in for push and SMS: messages are printed in the terminal.
     "CHANNELS": {
-        "push": {"BACKEND": "restock_waitlist.channels.console.ConsoleChannel"},
+        "push": {
+            "BACKEND": "restock_waitlist.channels.console.ConsoleChannel",
+            "OPTIONS": {
+                "CONTACT_KIND": "user",
+                "LABEL": _("App notification"),
+                "QUIET_HOURS": True,
+            },
+        },
         "email": {"BACKEND": "restock_waitlist.channels.email.EmailChannel"},
-        "sms": {"BACKEND": "restock_waitlist.channels.console.ConsoleChannel"},
+        "sms": {
+            "BACKEND": "restock_waitlist.channels.console.ConsoleChannel",
+            "OPTIONS": {"CONTACT_KIND": "phone", "LABEL": _("Text message"), "QUIET_HOURS": True},
+        },
     },
     "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000"),
     # Joins and guest-token requests per user (or per address for guests).

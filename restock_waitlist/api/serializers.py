@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from restock_waitlist.conf import KNOWN_CHANNELS, app_settings
+from restock_waitlist import channels as registry
+from restock_waitlist.conf import app_settings
 from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
 
 #: ``result`` of a signed-in shopper's join: a new entry, or the active one they had.
@@ -57,6 +58,14 @@ class CatalogKeyField(serializers.Field):
             return key
 
 
+class ChannelChoiceField(serializers.ChoiceField):
+    """The name of a channel the shop has enabled, read from ``CHANNELS`` when the serializer
+    is built (DRF builds fields afresh for each serializer instance)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=registry.enabled_names(), **kwargs)
+
+
 class NamedChoiceField(serializers.ChoiceField):
     """A choice field whose OpenAPI enum gets its own name: ``status`` means different
     things on entries and on restocks."""
@@ -94,10 +103,12 @@ class JoinSerializer(serializers.Serializer):
         "VARIANT_MODEL", required=False, allow_null=True, help_text=_("Omit or null: any variant.")
     )
     channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=KNOWN_CHANNELS),
+        child=serializers.CharField(max_length=32),
         required=False,
         max_length=10,
-        help_text=_("Omit for the shop's default channels."),
+        help_text=_(
+            "Names of channels the shop has enabled, e.g. email; omit for the shop's defaults."
+        ),
     )
     email = serializers.EmailField(
         required=False, allow_blank=True, max_length=254, help_text=_("Required for guests.")
@@ -131,9 +142,7 @@ class EntrySerializer(serializers.ModelSerializer):
         "VARIANT_MODEL", source="variant_key", read_only=True, allow_null=True
     )
     item_name = serializers.CharField(source="catalog_label", read_only=True)
-    channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=KNOWN_CHANNELS), read_only=True
-    )
+    channels = serializers.ListField(child=ChannelChoiceField(), read_only=True)
     status = NamedChoiceField(
         choices=StockWaitlist.Status.choices, schema_name="EntryStatusEnum", read_only=True
     )

@@ -57,7 +57,7 @@ from restock_waitlist.api.serializers import (
 )
 from restock_waitlist.api.throttling import GuestRateThrottle, JoinRateThrottle
 from restock_waitlist.conf import app_settings
-from restock_waitlist.emails import recipient_email
+from restock_waitlist.contacts import recipient_email
 from restock_waitlist.models import CatalogItemMixin, Notification, RestockEvent, StockWaitlist
 
 #: ``consent_source`` of entries joined through the API.

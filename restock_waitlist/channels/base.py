@@ -1,20 +1,25 @@
 """The shape every channel backend fills in, after django-anymail's base backend.
 
-Dispatch hands a channel a list of :class:`Outgoing` messages and gets back one
-:class:`Result` per notification. :meth:`BaseChannel.send_batch` sends them one by one
-through three small steps a backend overrides: :meth:`~BaseChannel.build_payload`,
-:meth:`~BaseChannel.post` and :meth:`~BaseChannel.parse_response`. A backend whose
-provider takes many recipients in one call overrides ``send_batch`` instead.
+A channel describes itself (:attr:`~BaseChannel.contact_kind`, :attr:`~BaseChannel.label`,
+:attr:`~BaseChannel.quiet_hours`, :meth:`~BaseChannel.offered_to`), so nothing outside it
+keeps a list of channel names. Dispatch hands a channel a list of :class:`Outgoing`
+messages and gets back one :class:`Result` per notification. :meth:`BaseChannel.send_batch`
+sends them one by one through three small steps a backend overrides:
+:meth:`~BaseChannel.build_payload`, :meth:`~BaseChannel.post` and
+:meth:`~BaseChannel.parse_response`. A backend whose provider takes many recipients in one
+call overrides ``send_batch`` instead.
 """
 
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
-from restock_waitlist import links
+from restock_waitlist import contacts, links
 from restock_waitlist.adapters import get_adapter
 
 logger = logging.getLogger("restock_waitlist.channels")
@@ -111,14 +116,31 @@ class Rendered:
     html: str = ""
 
 
+#: ``OPTIONS`` keys that override what a channel class declares about itself.
+DESCRIPTION_OPTIONS = {
+    "CONTACT_KIND": "contact_kind",
+    "LABEL": "label",
+    "QUIET_HOURS": "quiet_hours",
+}
+
+
 class BaseChannel:
-    """A way to reach a waiter. Subclasses fill in the steps; see the module docstring.
+    """A way to reach a waiter. Subclasses describe themselves and fill in the steps; see
+    the module docstring.
 
     ``name`` is the channel's key in ``RESTOCK_WAITLIST["CHANNELS"]`` (``"email"``,
-    ``"push"``, ``"sms"``) and picks the message templates; ``options`` is its
-    ``OPTIONS`` dict.
+    ``"push"``, ``"sms"``, or any name a project picks) and picks the message templates;
+    ``options`` is its ``OPTIONS`` dict.
     """
 
+    #: What it sends to: ``"email"`` (an address), ``"phone"`` (a number in E.164 form) or
+    #: ``"user"`` (the signed-in user's devices). Contacts are resolved from it in bulk.
+    contact_kind = contacts.EMAIL
+    #: The name shoppers see in the "Notify me" form; the checkbox's value is the channel's
+    #: key in ``CHANNELS``.
+    label = _("Email")
+    #: Whether ``QUIET_HOURS`` holds its messages back until the waiter's morning.
+    quiet_hours = False
     #: Whether this backend renders an HTML part.
     renders_html = False
     #: The :class:`Outgoing` links its templates use.
@@ -127,6 +149,37 @@ class BaseChannel:
     def __init__(self, name, **options):
         self.name = name
         self.options = options
+        # A stand-in (console, locmem) takes the description of the channel it stands in for.
+        for option, attribute in DESCRIPTION_OPTIONS.items():
+            if option in options:
+                setattr(self, attribute, options[option])
+
+    # What the channel is ------------------------------------------------------------------
+
+    def offered_to(self, user):
+        """Whether the storefront offers this channel to a visitor (``None``: a guest).
+
+        A channel that sends to the user's devices needs an account; the others are offered
+        to everyone, and a guest is asked for the contact (:meth:`check_subscriber`).
+        """
+        return user is not None or self.contact_kind != contacts.USER
+
+    def check_subscriber(self, *, user, email, phone):
+        """Raise ``ValidationError`` naming the field when a subscriber asking for this channel
+        gives nothing it could ever send to (SMS without a number on the entry or account)."""
+        if not contacts.subscriber_has(self.contact_kind, user=user, email=email, phone=phone):
+            raise ValidationError(
+                {
+                    contacts.FIELD_FOR_KIND[self.contact_kind]: contacts.missing_message(
+                        self.contact_kind, self.label
+                    )
+                },
+                code="required",
+            )
+
+    def resolve_contacts(self, entries):
+        """``{entry.pk: contact}`` for entries this channel can reach; in bulk, by kind."""
+        return contacts.contacts_of_kind(entries, self.contact_kind)
 
     # Sending --------------------------------------------------------------------------
 

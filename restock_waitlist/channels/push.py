@@ -9,9 +9,16 @@ active FCM, APNs and Web Push device of theirs gets the alert.
 """
 
 import json
+import operator
+from functools import reduce
 
+from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy as _
 
+from restock_waitlist import contacts
 from restock_waitlist.channels.base import (
     BaseChannel,
     NoContact,
@@ -38,12 +45,33 @@ def push_models():
 
 
 class PushChannel(BaseChannel):
+    contact_kind = contacts.USER
+    label = _("App notification")
+    quiet_hours = True
+
+    def offered_to(self, user):
+        """Only to a signed-in user with an active device (one query)."""
+        return user is not None and self.has_device(user)
+
     def device_models(self):
         models = push_models()
         return [
             getattr(models, name)
             for name in self.options.get("DEVICE_MODELS", DEFAULT_DEVICE_MODELS)
         ]
+
+    def has_device(self, user):
+        """Whether ``user`` has an active device; ``False`` without django-push-notifications."""
+        if not apps.is_installed("push_notifications"):
+            return False
+        owned = []
+        for model in self.device_models():
+            devices = model.objects.filter(user=OuterRef("pk"), active=True)
+            if self.options.get("APPLICATION_ID"):
+                devices = devices.filter(application_id=self.options["APPLICATION_ID"])
+            owned.append(Exists(devices))
+        users = get_user_model()._default_manager.filter(pk=user.pk)
+        return users.filter(reduce(operator.or_, owned)).exists()
 
     def devices_by_user(self, user_ids):
         """``{user_id: [device, ...]}`` for active devices: one query per device model."""

@@ -6,7 +6,9 @@ Install the ``sms`` extra (``pip install restock-waitlist[sms]``). ``OPTIONS``:
 """
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
+from restock_waitlist import contacts
 from restock_waitlist.channels.base import BaseChannel, PermanentError, Result, TransientError
 
 
@@ -22,6 +24,10 @@ def twilio_modules():
 
 
 class TwilioSmsChannel(BaseChannel):
+    contact_kind = contacts.PHONE
+    label = _("Text message")
+    quiet_hours = True
+
     def option(self, key):
         value = self.options.get(key)
         if not value:

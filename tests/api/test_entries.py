@@ -227,7 +227,8 @@ class TestJoinErrors:
 
     def test_form_encoded_body(self, shopper_api, variant):
         response = shopper_api.post(
-            url("entry-list"), {"product": variant.product_id, "channels": ["email", "sms"]}
+            url("entry-list"),
+            {"product": variant.product_id, "channels": ["email", "sms"], "phone": "+821012345678"},
         )
         assert response.status_code == 201
         assert response.json()["channels"] == ["email", "sms"]
