@@ -91,7 +91,7 @@ class StockWaitlistAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Cancel selected entries"), permissions=["change"])
     def cancel_selected(self, request, queryset):
-        count = services.cancel_entries(queryset)
+        count = services.cancel_entries(queryset, by=StockWaitlist.CancelledBy.MERCHANT)
         self.message_user(
             request,
             ngettext("%(count)d entry cancelled.", "%(count)d entries cancelled.", count)

@@ -62,6 +62,10 @@ class StockWaitlist(CatalogItemMixin, models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         EXPIRED = "expired", _("Expired")
 
+    class CancelledBy(models.TextChoices):
+        SHOPPER = "shopper", _("The shopper")
+        MERCHANT = "merchant", _("A merchant")
+
     #: Statuses that hold a place in line; at most one such entry per subscriber and item.
     ACTIVE_STATUSES = (Status.PENDING, Status.WAITING)
 
@@ -96,6 +100,9 @@ class StockWaitlist(CatalogItemMixin, models.Model):
     notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
     purchased_at = models.DateTimeField(_("purchased at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancelled_by = models.CharField(
+        _("cancelled by"), max_length=16, choices=CancelledBy.choices, blank=True
+    )
     consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
     consent_source = models.CharField(_("consent source"), max_length=64, blank=True)
     consent_version = models.CharField(_("consent wording version"), max_length=32, blank=True)

@@ -26,6 +26,7 @@ PHONE_RE = re.compile(r"^\+?[1-9]\d{6,14}$")
 PHONE_SEPARATORS_RE = re.compile(r"[\s\-().]")
 
 Status = StockWaitlist.Status
+CancelledBy = StockWaitlist.CancelledBy
 #: Entries a shopper can still cancel; purchased ones stay purchased.
 CANCELLABLE = (Status.PENDING, Status.WAITING, Status.NOTIFIED)
 
@@ -257,15 +258,65 @@ def leave_all_for_email(email):
     if not address:
         return 0
     return cancel_entries(
-        StockWaitlist.objects.filter(Q(email__iexact=address) | Q(user__email__iexact=address))
+        StockWaitlist.objects.filter(Q(email__iexact=address) | Q(user__email__iexact=address)),
+        by=CancelledBy.SHOPPER,
     )
 
 
-def cancel_entries(entries):
-    """Cancel the cancellable entries of a queryset in one UPDATE; returns how many."""
-    return entries.filter(status__in=CANCELLABLE).update(
-        status=Status.CANCELLED, cancelled_at=timezone.now()
-    )
+def cancel_entries(entries, *, by):
+    """The one way entries are cancelled: the cancellable entries of a queryset, in one
+    ``UPDATE``; ``waitlist_left`` is sent for each once the transaction commits. ``by`` is
+    :class:`StockWaitlist.CancelledBy` (a shopper's cancel can never be re-opened by a
+    merchant). Returns how many were cancelled; cancelling twice is harmless.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(entries.filter(status__in=CANCELLABLE).values_list("pk", flat=True))
+        if not ids:
+            return 0
+        StockWaitlist.objects.filter(pk__in=ids, status__in=CANCELLABLE).update(
+            status=Status.CANCELLED, cancelled_at=now, cancelled_by=by
+        )
+        # The rows this call cancelled carry its timestamp; a concurrent cancel's do not.
+        cancelled = list(
+            StockWaitlist.objects.filter(pk__in=ids, status=Status.CANCELLED, cancelled_at=now)
+        )
+        for entry in cancelled:
+            _send_on_commit(signals.waitlist_left, sender=StockWaitlist, entry=entry)
+    return len(cancelled)
+
+
+#: Entries a merchant may put back in line: told already, or cancelled by a merchant.
+REOPENABLE = Q(status=Status.NOTIFIED) | Q(
+    status=Status.CANCELLED, cancelled_by=StockWaitlist.CancelledBy.MERCHANT
+)
+
+
+def reopen_entries(entries):
+    """Put entries back in line at the place they joined; returns how many.
+
+    Only entries a merchant may re-open (:data:`REOPENABLE`): a shopper's own cancel, an
+    unconfirmed guest and a purchase stay as they are, and so does an entry whose
+    subscriber has joined the same item again since.
+    """
+    reopened = 0
+    for entry in entries.filter(REOPENABLE).order_by():
+        try:
+            with transaction.atomic():
+                reopened += (
+                    StockWaitlist.objects.filter(pk=entry.pk)
+                    .filter(REOPENABLE)
+                    .update(
+                        status=Status.WAITING,
+                        cancelled_at=None,
+                        cancelled_by="",
+                        notified_at=None,
+                        notified_by=None,
+                    )
+                )
+        except IntegrityError:
+            continue  # the subscriber has another active entry for this item
+    return reopened
 
 
 def _active_entry(subscriber_key, product_key, variant_key):
@@ -291,7 +342,7 @@ def get_entry_for(entry_id, *, user=None):
 
 
 def leave_waitlist(entry, *, user=None):
-    """Cancel an entry (an instance or its id); cancelling twice is harmless.
+    """Cancel an entry (an instance or its id) for its shopper; cancelling twice is harmless.
 
     With ``user``, an entry that is not theirs raises ``ObjectDoesNotExist`` as a missing
     one would. Purchased entries stay purchased.
@@ -300,15 +351,11 @@ def leave_waitlist(entry, *, user=None):
     if isinstance(user, AnonymousUser):
         raise StockWaitlist.DoesNotExist("No such waitlist entry.")
     current = get_entry_for(entry_id, user=user)
-    now = timezone.now()
-    changed = StockWaitlist.objects.filter(pk=current.pk, status__in=CANCELLABLE).update(
-        status=Status.CANCELLED, cancelled_at=now
-    )
-    current.refresh_from_db(fields=["status", "cancelled_at"])
+    cancel_entries(StockWaitlist.objects.filter(pk=current.pk), by=CancelledBy.SHOPPER)
+    current.refresh_from_db(fields=["status", "cancelled_at", "cancelled_by"])
     if isinstance(entry, StockWaitlist):
         entry.status, entry.cancelled_at = current.status, current.cancelled_at
-    if changed:
-        _send_on_commit(signals.waitlist_left, sender=StockWaitlist, entry=current)
+        entry.cancelled_by = current.cancelled_by
     return current
 
 

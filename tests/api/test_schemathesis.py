@@ -32,6 +32,13 @@ CHECKS = [
 ]
 #: Examples per operation; the whole run stays well under two minutes.
 MAX_EXAMPLES = 50
+#: Sibling routes a generated id can spell (``merchant/entries/summary/`` is the summary,
+#: not entry "summary"): the router resolves them first, so such cases test another operation.
+SIBLING_ROUTES = {"summary", "export"}
+
+
+def spells_a_sibling_route(case):
+    return any(str(value) in SIBLING_ROUTES for value in (case.path_parameters or {}).values())
 
 
 def basic_auth(username):
@@ -66,7 +73,11 @@ def api_schema(db, settings, keep_test_connection):
 def check_operation(operation, mode, headers):
     """Run generated cases of one operation through the API and every check."""
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(
+        case=operation.as_strategy(generation_mode=mode).filter(
+            lambda case: not spells_a_sibling_route(case)
+        )
+    )
     @hypothesis_settings(
         max_examples=MAX_EXAMPLES,
         deadline=None,
