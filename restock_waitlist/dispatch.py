@@ -47,6 +47,7 @@ RESULT_FIELDS = [
     "status",
     "provider_message_id",
     "error",
+    "note",
     "next_attempt_at",
     "sent_at",
     "updated_at",
@@ -446,6 +447,7 @@ def _record(rows, results, fallbacks):
         )
         row.updated_at = now
         row.error = result.error
+        row.note = result.note
         row.next_attempt_at = None
         if result.outcome == Result.SENT:
             row.status, row.sent_at, row.provider_message_id = (
@@ -473,12 +475,13 @@ def _record(rows, results, fallbacks):
 
 
 def _save_results(rows, now):
-    """Sent rows in one ``UPDATE`` (only their message ids differ); the rest by ``bulk_update``.
+    """Sent rows in one ``UPDATE`` (only their message ids differ); the rest (and sent rows
+    with a delivery note) by ``bulk_update``.
 
     ``bulk_update`` builds a ``CASE`` per field and row, which costs more Python time than
     the send itself on large chunks; sent rows, the common case, need it for one field.
     """
-    sent = [row for row in rows if row.status == SendStatus.SENT]
+    sent = [row for row in rows if row.status == SendStatus.SENT and not row.note]
     if sent:
         message_ids = Case(
             *[
@@ -496,7 +499,7 @@ def _save_results(rows, now):
             next_attempt_at=None,
             provider_message_id=message_ids,
         )
-    others = [row for row in rows if row.status != SendStatus.SENT]
+    others = [row for row in rows if row.status != SendStatus.SENT or row.note]
     if others:
         Notification.objects.bulk_update(others, RESULT_FIELDS)
 

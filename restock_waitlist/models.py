@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from restock_waitlist.querysets import CatalogQuerySet, WaitlistQuerySet
+from restock_waitlist.querysets import DISPATCH_ORDER, CatalogQuerySet, WaitlistQuerySet
 
 
 class CatalogItemMixin:
@@ -120,7 +120,7 @@ class StockWaitlist(CatalogItemMixin, models.Model):
     class Meta:
         verbose_name = _("waitlist entry")
         verbose_name_plural = _("waitlist entries")
-        ordering = ["-tier", "created_at", "id"]
+        ordering = list(DISPATCH_ORDER)
         constraints = [
             models.UniqueConstraint(
                 fields=["subscriber_key", "product_key", "variant_key"],
@@ -266,6 +266,12 @@ class Notification(models.Model):
     )
     provider_message_id = models.CharField(_("provider message id"), max_length=255, blank=True)
     error = models.TextField(_("error"), blank=True)
+    note = models.CharField(
+        _("delivery note"),
+        max_length=255,
+        blank=True,
+        help_text=_("What the provider said about how the message went, e.g. sent as SMS."),
+    )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -8,6 +8,10 @@ from django.db.models.query import ModelIterable
 WAITING = "waiting"
 ACTIVE = ("pending", "waiting")
 
+#: The dispatch order, defined once: higher tier first, then first come, then id. Variant
+#: and product-wide ("any variant") waiters of an item share one queue in this order.
+DISPATCH_ORDER = ("-tier", "created_at", "id")
+
 
 class CatalogQuerySet(models.QuerySet):
     """A queryset whose rows can carry their shop product and variant, loaded in bulk."""
@@ -64,9 +68,7 @@ class WaitlistQuerySet(CatalogQuerySet):
     def waiting_for_restock(self, product_key, variant_key=""):
         """Waiting entries a restock of this item serves, in dispatch order."""
         return (
-            self.waiting()
-            .filter(item_filter(product_key, variant_key))
-            .order_by("-tier", "created_at", "id")
+            self.waiting().filter(item_filter(product_key, variant_key)).order_by(*DISPATCH_ORDER)
         )
 
     def with_positions(self):

@@ -90,11 +90,14 @@ class Result:
     outcome: str
     provider_message_id: str = ""
     error: str = ""
+    #: What the provider said about a delivery that went otherwise than asked (e.g. sent as
+    #: SMS by the provider's own substitution); kept in ``Notification.note``.
+    note: str = ""
 
     @classmethod
-    def sent(cls, provider_message_id=""):
+    def sent(cls, provider_message_id="", note=""):
         message_id = "" if provider_message_id is None else str(provider_message_id)
-        return cls(cls.SENT, provider_message_id=message_id[:255])
+        return cls(cls.SENT, provider_message_id=message_id[:255], note=note[:255])
 
     @classmethod
     def from_error(cls, exc):
