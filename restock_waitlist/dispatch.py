@@ -31,7 +31,7 @@ from restock_waitlist.conf import app_settings
 from restock_waitlist.jobs import enqueue
 from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
 from restock_waitlist.policies import get_policy
-from restock_waitlist.querysets import item_filter
+from restock_waitlist.querysets import behind, item_filter
 
 logger = logging.getLogger("restock_waitlist.dispatch")
 
@@ -203,15 +203,6 @@ def plan_wave(event, wave, available):
     return stored
 
 
-def _after(tier, created_at, pk):
-    """Entries after this one in dispatch order (-tier, created_at, id): a keyset cursor."""
-    return (
-        Q(tier__lt=tier)
-        | Q(tier=tier, created_at__gt=created_at)
-        | Q(tier=tier, created_at=created_at, id__gt=pk)
-    )
-
-
 def _enqueue_chunks(event, wave, size):
     """Enqueue ``send_chunk`` tasks for the first ``size`` waiters; whether more remain.
 
@@ -221,14 +212,14 @@ def _enqueue_chunks(event, wave, size):
     queue = StockWaitlist.objects.waiting_for_restock(event.product_key, event.variant_key)
     cursor = None
     while size > 0:
-        page = queue if cursor is None else queue.filter(_after(*cursor))
+        page = queue if cursor is None else queue.filter(behind(cursor.get))
         rows = list(page.values_list("tier", "created_at", "id")[: min(chunk_size, size)])
         if not rows:
             return False
         enqueue("send_chunk", event.pk, wave, [str(pk) for _tier, _at, pk in rows])
         size -= len(rows)
-        cursor = rows[-1]
-    rest = queue if cursor is None else queue.filter(_after(*cursor))
+        cursor = dict(zip(("tier", "created_at", "id"), rows[-1], strict=True))
+    rest = queue if cursor is None else queue.filter(behind(cursor.get))
     return rest.exists()
 
 

@@ -1,7 +1,7 @@
 """Querysets for entries and restock events: dispatch order, live positions, catalog prefetch."""
 
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.query import ModelIterable
 
@@ -39,18 +39,40 @@ class CatalogQuerySet(models.QuerySet):
 
 
 def item_filter(product_key, variant_key=""):
-    """Entries waiting for a product/variant: the variant's own and the product-wide ones."""
+    """Entries a restock of this item serves: the variant's own and the product-wide ones."""
     variant_keys = {variant_key, ""}
     return Q(product_key=product_key, variant_key__in=variant_keys)
 
 
 def ahead_of(outer):
-    """Q for entries ahead of ``outer`` in dispatch order: higher tier, then earlier join."""
+    """Q for rows ahead of ``outer`` in :data:`DISPATCH_ORDER`: higher tier, then earlier
+    join, then lower id. ``outer(name)`` gives the compared value (or an ``OuterRef``)."""
     return (
         Q(tier__gt=outer("tier"))
         | Q(tier=outer("tier"), created_at__lt=outer("created_at"))
         | Q(tier=outer("tier"), created_at=outer("created_at"), id__lt=outer("id"))
     )
+
+
+def behind(outer):
+    """Q for rows behind ``outer`` in :data:`DISPATCH_ORDER` (a keyset cursor)."""
+    return (
+        Q(tier__lt=outer("tier"))
+        | Q(tier=outer("tier"), created_at__gt=outer("created_at"))
+        | Q(tier=outer("tier"), created_at=outer("created_at"), id__gt=outer("id"))
+    )
+
+
+def outer_ref(depth):
+    """``name -> OuterRef`` reaching ``depth`` queries out."""
+
+    def ref(name):
+        value = name
+        for _level in range(depth):
+            value = OuterRef(value)
+        return value
+
+    return ref
 
 
 class WaitlistQuerySet(CatalogQuerySet):
@@ -74,26 +96,69 @@ class WaitlistQuerySet(CatalogQuerySet):
     def with_positions(self):
         """Annotate ``position``: the 1-based place in line, ``None`` unless active.
 
-        One correlated subquery, so a page of entries costs one query whatever its size.
+        The place is the one dispatch serves: among the subscribers a restock of the item
+        reaches (the variant's waiters and the product-wide ones, in :data:`DISPATCH_ORDER`,
+        each subscriber once, at their first entry in that queue), how many come before this
+        subscriber, plus one. A product-wide entry takes its place on the restock of the
+        variant where it stands nearest the front, among the variants people wait for. A
+        pending entry gets the place it will take once confirmed. One query for any page.
         """
-        ahead = (
-            self.model._default_manager.filter(
-                status=WAITING,
-                product_key=OuterRef("product_key"),
-                variant_key=OuterRef("variant_key"),
+        manager = self.model._default_manager
+
+        def ahead_in_queue(depth, queue_variant):
+            """Other subscribers ahead of the entry ``depth`` queries out, in the queue of a
+            restock of ``queue_variant(levels_out)``: each counted once, and only when ahead
+            of every entry the subscriber has in that queue (where they are served)."""
+            entry, row = outer_ref(depth), outer_ref(1)
+            own_entry_ahead = (
+                manager.filter(
+                    status=WAITING,
+                    product_key=outer_ref(depth + 1)("product_key"),
+                    subscriber_key=outer_ref(depth + 1)("subscriber_key"),
+                )
+                .filter(Q(variant_key=queue_variant(2)) | Q(variant_key=""))
+                .filter(ahead_of(row))
             )
-            .filter(ahead_of(OuterRef))
-            .exclude(pk=OuterRef("pk"))
-            .order_by()
-            .values("product_key")
-            .annotate(n=Count("pk"))
-            .values("n")
+            return (
+                manager.filter(status=WAITING, product_key=entry("product_key"))
+                .filter(Q(variant_key=queue_variant(1)) | Q(variant_key=""))
+                .exclude(subscriber_key=entry("subscriber_key"))
+                .filter(ahead_of(entry))
+                .exclude(Exists(own_entry_ahead))
+                .order_by()
+                .values("product_key")
+                .annotate(n=Count("subscriber_key", distinct=True))
+                .values("n")
+            )
+
+        # A variant's entry: the queue of that variant (named one query out from the rows
+        # counted, two from the subscriber's own entries).
+        def queue_variant(levels_out):
+            return outer_ref(levels_out)("variant_key")
+
+        variant_ahead = ahead_in_queue(1, queue_variant)
+        # A product-wide entry: the smallest count over the variants people wait for (each
+        # waiting row of a variant names one, as the entry itself names its variant above),
+        # else the product-wide queue alone.
+        per_variant = (
+            manager.filter(status=WAITING, product_key=OuterRef("product_key"))
+            .exclude(variant_key="")
+            .annotate(n=Coalesce(Subquery(ahead_in_queue(2, queue_variant)), Value(0)))
+            .order_by("n")
+            .values("n")[:1]
         )
+        product_wide_only = ahead_in_queue(1, lambda out: Value(""))
         return self.annotate(
-            position=models.Case(
-                models.When(
+            position=Case(
+                When(
                     status__in=ACTIVE,
-                    then=Coalesce(Subquery(ahead), Value(0)) + Value(1),
+                    variant_key="",
+                    then=Coalesce(Subquery(per_variant), Subquery(product_wide_only), Value(0))
+                    + Value(1),
+                ),
+                When(
+                    status__in=ACTIVE,
+                    then=Coalesce(Subquery(variant_ahead), Value(0)) + Value(1),
                 ),
                 default=None,
                 output_field=models.IntegerField(),
@@ -101,13 +166,12 @@ class WaitlistQuerySet(CatalogQuerySet):
         )
 
     def position_of(self, entry):
-        """The 1-based place of ``entry`` among waiting entries of its item, or ``None``."""
+        """The 1-based place of ``entry`` in line (as :meth:`with_positions`), or ``None``."""
         if entry.status not in ACTIVE:
             return None
-        ahead = (
-            self.waiting()
-            .for_item(entry.product_key, entry.variant_key)
-            .filter(ahead_of(lambda name: getattr(entry, name)))
-            .exclude(pk=entry.pk)
+        return (
+            self.model._default_manager.filter(pk=entry.pk)
+            .with_positions()
+            .values_list("position", flat=True)
+            .first()
         )
-        return ahead.count() + 1

@@ -59,6 +59,7 @@ from restock_waitlist.api.throttling import GuestRateThrottle, JoinRateThrottle
 from restock_waitlist.conf import app_settings
 from restock_waitlist.contacts import recipient_email
 from restock_waitlist.models import CatalogItemMixin, Notification, RestockEvent, StockWaitlist
+from restock_waitlist.querysets import DISPATCH_ORDER
 
 #: ``consent_source`` of entries joined through the API.
 CONSENT_SOURCE = "api"
@@ -370,7 +371,7 @@ class MerchantEntryViewSet(PlainNotFoundMixin, viewsets.ReadOnlyModelViewSet):
         entries = (
             self.filter_queryset(StockWaitlist.objects.with_positions())
             .select_related("user")
-            .order_by("product_key", "variant_key", "-tier", "created_at", "id")
+            .order_by("product_key", "variant_key", *DISPATCH_ORDER)
         )
         response = StreamingHttpResponse(
             csv_lines(entries, self.export_chunk_size), content_type="text/csv; charset=utf-8"
