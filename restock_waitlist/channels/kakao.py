@@ -180,7 +180,7 @@ def error_for(exc):
     if type(exc) is Exception:
         # The SDK raises a bare Exception(errorCode, errorMessage) for 4xx and 5xx answers.
         code, *message = [str(arg) for arg in exc.args] or ["UnknownError"]
-        text = f"SOLAPI refused the request ({code}): {' '.join(message)}".strip()
+        text = f"SOLAPI refused the request ({code}): {' '.join(message)[:200]}".strip()
         return PermanentError(text) if code in PERMANENT_API_ERRORS else TransientError(text)
     return None
 
@@ -358,10 +358,10 @@ class KakaoAlimTalkChannel(BaseChannel):
 
     def post_batch(self, batch):
         """Send ``[(message, payload)]`` in one call; ``{notification_id: Result}``."""
-        sdk = solapi_sdk()
+        sdk, service = solapi_sdk(), self.service()
         config = sdk.SendRequestConfig(allow_duplicates=True, show_message_list=True)
         try:
-            response = self.service().send([payload for _message, payload in batch], config)
+            response = service.send([payload for _message, payload in batch], config)
         except sdk.MessageNotReceivedError as exc:  # SOLAPI registered none of them
             return self.parse_statuses(batch, exc.failed_messages, [])
         except Exception as exc:

@@ -11,7 +11,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404
 from django.test import RequestFactory
 from django.utils import translation
-from django_q.models import Task
 from solapi.model.webhook.single_report import SingleReportPayload
 
 from restock_waitlist import dispatch, services
@@ -22,13 +21,16 @@ from restock_waitlist.channels.kakao import (
     KakaoAlimTalkChannel,
     kakao_number,
 )
-from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
-from tests import factories
+from restock_waitlist.models import Notification, StockWaitlist
+from tests import factories, test_dispatch
 from tests.api.conftest import url
 from tests.channels.fake_solapi import FakeSolapi
 from tests.test_templatetags import channel_choices, render_button
 
 pytestmark = pytest.mark.django_db
+
+# Dispatch's fixtures: restock through the stock model's save(), and no failed task rows.
+restock, tasks_succeed = test_dispatch.restock, test_dispatch.tasks_succeed
 
 SendStatus = Notification.Status
 BACKEND = "restock_waitlist.channels.kakao.KakaoAlimTalkChannel"
@@ -350,19 +352,6 @@ class TestJoining:
 # Through dispatch ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def restock(django_capture_on_commit_callbacks):
-    def restock(variant, quantity):
-        stock = variant.stock_levels.first()
-        with django_capture_on_commit_callbacks(execute=True):
-            stock.quantity = quantity
-            stock.save()
-        assert not Task.objects.filter(success=False).exists()
-        return RestockEvent.objects.filter(variant_key=str(variant.pk)).latest("pk")
-
-    return restock
-
-
 def waiter(variant, phone, **fields):
     return factories.EntryFactory(
         variant=variant,
@@ -533,9 +522,10 @@ def test_a_configured_channel_passes_the_checks(kakao):
     assert kakao_check_errors() == []
 
 
-def test_sending_without_an_option_names_it(kakao, variant):
-    channel = kakao(PF_ID="")
-    with pytest.raises(ImproperlyConfigured, match=r"\['OPTIONS'\]\['PF_ID'\] is required"):
+@pytest.mark.parametrize("key", ["PF_ID", "API_SECRET"])
+def test_sending_without_an_option_names_it(kakao, variant, key):
+    channel = kakao(**{key: ""})
+    with pytest.raises(ImproperlyConfigured, match=rf"\['OPTIONS'\]\['{key}'\] is required"):
         channel.send_batch([outgoing(variant, 1)])
 
 
