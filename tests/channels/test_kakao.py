@@ -2,6 +2,7 @@
 
 import json
 import socket
+import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -515,6 +516,13 @@ def test_the_checks_name_a_bad_option(kakao, options, check_id, key):
     (error,) = kakao_check_errors()
     assert error.id == f"restock_waitlist.{check_id}"
     assert f"['OPTIONS'][{key!r}]" in error.msg
+
+
+def test_the_checks_say_when_the_extra_is_missing(kakao, monkeypatch):
+    monkeypatch.setitem(sys.modules, "solapi", None)  # import solapi raises ImportError
+    (error,) = kakao_check_errors()
+    assert error.id == "restock_waitlist.E041"
+    assert "pip install 'restock-waitlist[kakao]'" in error.msg
 
 
 def test_a_configured_channel_passes_the_checks(kakao):
