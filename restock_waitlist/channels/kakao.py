@@ -12,9 +12,9 @@ each waiter and hands a whole chunk to ``SolapiMessageService.send`` in one call
 ``BASE_URL`` and ``BATCH_SIZE``.
 
 SOLAPI's answer to a send tells whether it took each message; what became of it (delivered
-as AlimTalk, or as an SMS by SOLAPI's substitution) comes later, in the per-message report
-SOLAPI posts to a webhook. :class:`DeliveryReportView` receives it and keeps a substitution
-in ``Notification.note``.
+as AlimTalk, as an SMS by SOLAPI's substitution, or not at all) comes later, in the
+per-message report SOLAPI posts to a webhook. :class:`DeliveryReportView` receives it: a
+substitution is kept in ``Notification.note``, a failure falls back to the next channel.
 """
 
 import json
@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -42,6 +43,7 @@ from restock_waitlist.channels.base import (
     TransientError,
 )
 from restock_waitlist.conf import SETTINGS_NAME, app_settings
+from restock_waitlist.jobs import enqueue_on_commit
 from restock_waitlist.models import Notification
 
 logger = logging.getLogger("restock_waitlist.channels")
@@ -398,25 +400,56 @@ class KakaoAlimTalkChannel(BaseChannel):
 
 
 def record_reports(channel_name, reports):
-    """Keep in ``Notification.note`` what SOLAPI's per-message reports say went otherwise than
-    sent: an AlimTalk it delivered as a text message (its SMS substitution). A report names
-    our notification in its ``customFields``; returns how many notifications were noted.
+    """Act on SOLAPI's per-message delivery reports for this channel's notifications (named in
+    the report's ``customFields``): an AlimTalk SOLAPI delivered as a text message (its SMS
+    substitution) is noted in ``Notification.note``; one Kakao could not deliver (3104 not a
+    KakaoTalk user, 3107 blocked, ...) fails after all, and the next channel takes over.
+    A report repeated (SOLAPI posts again until it gets a 200) changes nothing more.
     """
-    substituted = set()
+    substituted, failed = set(), {}
     for report in reports if isinstance(reports, list) else []:
         data = report.get("data") if isinstance(report, dict) else None
         if not isinstance(data, dict):
             continue
         notification = str((data.get("customFields") or {}).get("notification", ""))
-        if notification.isdigit() and (
-            data.get("replacement") in (True, 1) or data.get("type") in SMS_TYPES
-        ):
+        code = str(data.get("statusCode") or "")
+        if not notification.isdigit():
+            continue
+        if data.get("replacement") in (True, 1) or data.get("type") in SMS_TYPES:
             substituted.add(int(notification))
-    if not substituted:
-        return 0
-    return Notification.objects.filter(pk__in=substituted, channel=channel_name).update(
-        note=SUBSTITUTED_NOTE, updated_at=timezone.now()
-    )
+        elif code and code not in SENT_STATUSES:
+            failed[int(notification)] = f"SOLAPI {code}: {data.get('statusMessage') or ''}"
+    ours = Notification.objects.filter(channel=channel_name)
+    if substituted:
+        ours.filter(pk__in=substituted).update(note=SUBSTITUTED_NOTE, updated_at=timezone.now())
+    if failed:
+        fall_back(ours.filter(pk__in=failed, status=Notification.Status.SENT), failed)
+
+
+def fall_back(notifications, errors):
+    """Mark sent ``notifications`` failed (``errors`` by id) and queue each waiter's next
+    channel, as dispatch does when a send fails for good."""
+    from restock_waitlist import dispatch
+    from restock_waitlist.policies import get_policy
+
+    now, policy = timezone.now(), get_policy()
+    with transaction.atomic():
+        rows = list(notifications.select_for_update(of=("self",)).select_related("entry", "event"))
+        fallbacks = []
+        for row in rows:
+            row.status, row.error, row.updated_at = Notification.Status.FAILED, errors[row.pk], now
+            fallback = dispatch._next_channel(row, now, policy)
+            if fallback is not None:
+                fallbacks.append(fallback)
+        Notification.objects.bulk_update(rows, ["status", "error", "updated_at"])
+        Notification.objects.bulk_create(fallbacks, ignore_conflicts=True)
+        queued = Notification.objects.filter(
+            status=Notification.Status.QUEUED,
+            event__in={row.event_id for row in fallbacks},
+            subscriber_key__in={row.subscriber_key for row in fallbacks},
+        ).values_list("pk", flat=True)
+        if fallbacks:
+            enqueue_on_commit("send_notifications", list(queued))
 
 
 @method_decorator(csrf_exempt, name="dispatch")

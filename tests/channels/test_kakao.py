@@ -457,6 +457,34 @@ def test_the_providers_sms_substitution_is_recorded_in_the_note(kakao, solapi, v
     assert locmem.outbox == []
 
 
+def test_a_failure_kakao_reports_later_falls_back_to_sms_once(
+    kakao, solapi, variant, restock, django_capture_on_commit_callbacks
+):
+    kakao(REPORT_TOKEN="report-token-1")
+    not_on_kakao, delivered = waiter(variant, NUMBER), waiter(variant, OTHER_NUMBER)
+    restock(variant, 2)
+    rows = {row.entry_id: row for row in Notification.objects.filter(channel="kakao")}
+    assert {row.status for row in rows.values()} == {SendStatus.SENT}  # SOLAPI took both
+    reports = [
+        report(rows[not_on_kakao.pk], "ATA", "3104", statusMessage="카카오톡 미사용자"),
+        report(rows[delivered.pk], "ATA", "4000"),
+    ]
+
+    for _repeat in range(2):  # SOLAPI posts a report again until it gets a 200
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post_reports(reports).status_code == 200
+
+    statuses = {
+        (row.entry_id, row.channel): (row.status, row.error) for row in Notification.objects.all()
+    }
+    assert statuses == {
+        (not_on_kakao.pk, "kakao"): (SendStatus.FAILED, "SOLAPI 3104: 카카오톡 미사용자"),
+        (not_on_kakao.pk, "sms"): (SendStatus.SENT, ""),
+        (delivered.pk, "kakao"): (SendStatus.SENT, ""),
+    }
+    assert [(m.channel, m.contact) for m in locmem.outbox] == [("sms", NUMBER)]
+
+
 def test_reports_need_the_channels_token(kakao, variant):
     kakao(REPORT_TOKEN="report-token-1")
     with pytest.raises(Http404):
