@@ -130,10 +130,7 @@ def solapi_sdk():
     )
 
 
-def kakao_number(number):
-    """The domestic form SOLAPI takes (``01012345678``) of a Korean mobile number written
-    ``+821012345678``, ``010-1234-5678`` or ``01012345678``; ``None`` for any other number
-    (AlimTalk reaches Korean mobile numbers only)."""
+def phonenumbers_library():
     try:
         import phonenumbers
     except ImportError as exc:
@@ -141,6 +138,14 @@ def kakao_number(number):
             "The KakaoTalk AlimTalk channel needs phonenumbers: "
             "pip install 'restock-waitlist[kakao]'."
         ) from exc
+    return phonenumbers
+
+
+def kakao_number(number):
+    """The domestic form SOLAPI takes (``01012345678``) of a Korean mobile number written
+    ``+821012345678``, ``010-1234-5678`` or ``01012345678``; ``None`` for any other number
+    (AlimTalk reaches Korean mobile numbers only)."""
+    phonenumbers = phonenumbers_library()
     try:
         parsed = phonenumbers.parse(str(number), "KR")
     except phonenumbers.NumberParseException:
@@ -216,7 +221,7 @@ class KakaoAlimTalkChannel(BaseChannel):
         ]
         try:
             solapi_sdk()
-            kakao_number("01000000000")
+            phonenumbers_library()
         except ImproperlyConfigured as exc:
             errors.append(checks.Error(f"{name!r}: {exc}", id="restock_waitlist.E041"))
         templates = options.get("TEMPLATES")
@@ -442,14 +447,15 @@ def fall_back(notifications, errors):
             if fallback is not None:
                 fallbacks.append(fallback)
         Notification.objects.bulk_update(rows, ["status", "error", "updated_at"])
+        if not fallbacks:
+            return
         Notification.objects.bulk_create(fallbacks, ignore_conflicts=True)
         queued = Notification.objects.filter(
             status=Notification.Status.QUEUED,
             event__in={row.event_id for row in fallbacks},
             subscriber_key__in={row.subscriber_key for row in fallbacks},
-        ).values_list("pk", flat=True)
-        if fallbacks:
-            enqueue_on_commit("send_notifications", list(queued))
+        )
+        enqueue_on_commit("send_notifications", list(queued.values_list("pk", flat=True)))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
