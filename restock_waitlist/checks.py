@@ -48,6 +48,7 @@ def check_settings(app_configs=None, **kwargs):
     errors += _check_numbers()
     errors += _check_throttle_rates()
     errors += _check_dispatch()
+    errors += _check_channel_options()
     errors += _check_templates()
     return errors
 
@@ -286,6 +287,24 @@ def _check_dispatch():
     if not isinstance(app_settings.Q_OPTIONS, dict):
         errors.append(error("Q_OPTIONS", "must be a dict of django-q2 task options.", "E016"))
     errors += _check_q_cluster()
+    return errors
+
+
+def _check_channel_options():
+    """Each channel backend that knows its own ``OPTIONS`` checks them (``check_options``), so a
+    missing API key is named at start-up rather than at the first restock."""
+    errors = []
+    channels = app_settings.CHANNELS if isinstance(app_settings.CHANNELS, dict) else {}
+    for name, config in channels.items():
+        if not isinstance(config, dict) or not isinstance(config.get("BACKEND"), str):
+            continue  # E008
+        options = config.get("OPTIONS") or {}
+        try:
+            backend = import_cached(config["BACKEND"])
+        except ImproperlyConfigured:
+            continue  # E013
+        if isinstance(options, dict) and hasattr(backend, "check_options"):
+            errors += backend.check_options(name, options)
     return errors
 
 
