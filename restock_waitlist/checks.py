@@ -291,8 +291,10 @@ def _check_dispatch():
 
 
 def _check_channel_options():
-    """Each channel backend that knows its own ``OPTIONS`` checks them (``check_options``), so a
+    """Each channel backend checks its own ``OPTIONS`` (``BaseChannel.check_options``), so a
     missing API key is named at start-up rather than at the first restock."""
+    from restock_waitlist.channels.base import BaseChannel
+
     errors = []
     channels = app_settings.CHANNELS if isinstance(app_settings.CHANNELS, dict) else {}
     for name, config in channels.items():
@@ -303,7 +305,8 @@ def _check_channel_options():
             backend = import_cached(config["BACKEND"])
         except ImproperlyConfigured:
             continue  # E013
-        if isinstance(options, dict) and hasattr(backend, "check_options"):
+        is_channel = isinstance(backend, type) and issubclass(backend, BaseChannel)
+        if is_channel and isinstance(options, dict):
             errors += backend.check_options(name, options)
     return errors
 

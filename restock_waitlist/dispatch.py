@@ -28,7 +28,7 @@ from restock_waitlist import services
 from restock_waitlist.adapters import get_adapter, prefetch_catalog
 from restock_waitlist.channels.base import Outgoing, Result
 from restock_waitlist.conf import app_settings
-from restock_waitlist.jobs import enqueue
+from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
 from restock_waitlist.policies import get_policy
 from restock_waitlist.querysets import behind, item_filter
@@ -501,6 +501,31 @@ def _next_channel(row, now, policy):
     if channel is None:
         return None
     return _row(row.entry, row.event, row.wave, channel, now, policy)
+
+
+def fail_after_sending(notifications, errors):
+    """A provider reported, after taking them, that sent ``notifications`` never arrived
+    (e.g. a delivery report): mark them failed (``errors`` by id) and queue each waiter's
+    next channel, as a send that fails for good does."""
+    now, policy = timezone.now(), get_policy()
+    with transaction.atomic():
+        rows = list(notifications.select_for_update(of=("self",)).select_related("entry", "event"))
+        fallbacks = []
+        for row in rows:
+            row.status, row.error, row.updated_at = SendStatus.FAILED, errors[row.pk], now
+            fallback = _next_channel(row, now, policy)
+            if fallback is not None:
+                fallbacks.append(fallback)
+        Notification.objects.bulk_update(rows, ["status", "error", "updated_at"])
+        if not fallbacks:
+            return
+        Notification.objects.bulk_create(fallbacks, ignore_conflicts=True)
+        queued = Notification.objects.filter(
+            status=SendStatus.QUEUED,
+            event__in={row.event_id for row in fallbacks},
+            subscriber_key__in={row.subscriber_key for row in fallbacks},
+        )
+        enqueue_on_commit("send_notifications", list(queued.values_list("pk", flat=True)))
 
 
 # Retries and recovery ---------------------------------------------------------------------

@@ -180,6 +180,12 @@ class BaseChannel:
                 code="required",
             )
 
+    @classmethod
+    def check_options(cls, name, options):
+        """System check messages about this channel's ``OPTIONS`` (a missing API key, say),
+        run at start-up; ``name`` is its key in ``CHANNELS``."""
+        return []
+
     def resolve_contacts(self, entries):
         """``{entry.pk: contact}`` for entries this channel can reach; in bulk, by kind."""
         return contacts.contacts_of_kind(entries, self.contact_kind)

@@ -23,7 +23,6 @@ from types import SimpleNamespace
 
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -33,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from restock_waitlist import contacts
+from restock_waitlist import contacts, dispatch
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.channels.base import (
     BaseChannel,
@@ -43,7 +42,6 @@ from restock_waitlist.channels.base import (
     TransientError,
 )
 from restock_waitlist.conf import SETTINGS_NAME, app_settings
-from restock_waitlist.jobs import enqueue_on_commit
 from restock_waitlist.models import Notification
 
 logger = logging.getLogger("restock_waitlist.channels")
@@ -428,34 +426,9 @@ def record_reports(channel_name, reports):
     if substituted:
         ours.filter(pk__in=substituted).update(note=SUBSTITUTED_NOTE, updated_at=timezone.now())
     if failed:
-        fall_back(ours.filter(pk__in=failed, status=Notification.Status.SENT), failed)
-
-
-def fall_back(notifications, errors):
-    """Mark sent ``notifications`` failed (``errors`` by id) and queue each waiter's next
-    channel, as dispatch does when a send fails for good."""
-    from restock_waitlist import dispatch
-    from restock_waitlist.policies import get_policy
-
-    now, policy = timezone.now(), get_policy()
-    with transaction.atomic():
-        rows = list(notifications.select_for_update(of=("self",)).select_related("entry", "event"))
-        fallbacks = []
-        for row in rows:
-            row.status, row.error, row.updated_at = Notification.Status.FAILED, errors[row.pk], now
-            fallback = dispatch._next_channel(row, now, policy)
-            if fallback is not None:
-                fallbacks.append(fallback)
-        Notification.objects.bulk_update(rows, ["status", "error", "updated_at"])
-        if not fallbacks:
-            return
-        Notification.objects.bulk_create(fallbacks, ignore_conflicts=True)
-        queued = Notification.objects.filter(
-            status=Notification.Status.QUEUED,
-            event__in={row.event_id for row in fallbacks},
-            subscriber_key__in={row.subscriber_key for row in fallbacks},
+        dispatch.fail_after_sending(
+            ours.filter(pk__in=failed, status=Notification.Status.SENT), failed
         )
-        enqueue_on_commit("send_notifications", list(queued.values_list("pk", flat=True)))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
