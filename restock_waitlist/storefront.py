@@ -72,6 +72,11 @@ class Button:
     asks_phone: bool = False
 
     @property
+    def channel_labels(self):
+        """The offered channels' labels in one line, for the consent wording."""
+        return ", ".join(str(label) for _name, label in self.channels)
+
+    @property
     def position_markup(self):
         """The place in line in a span that the script can update in place."""
         return format_html('<span data-rw-position="">{}</span>', self.position or "")

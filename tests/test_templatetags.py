@@ -62,13 +62,25 @@ class TestStates:
         settings_with(IN_STOCK_TEMPLATE="restock_waitlist/in_stock.html")
         assert "In stock" in render_button(variant)
 
+    def test_consent_names_the_one_channel_offered(self, variant, settings_with):
+        settings_with(
+            CHANNELS={
+                "pager": {
+                    "BACKEND": "restock_waitlist.channels.locmem.LocmemChannel",
+                    "OPTIONS": {"LABEL": "Pager"},
+                }
+            },
+            DEFAULT_CHANNELS=("pager",),
+        )
+        assert "in the ways I choose above (Pager)" in render_button(variant)
+
     def test_sold_out_guest_gets_the_form(self, variant):
         html = render_button(variant)
         assert 'data-state="join"' in html
         assert 'action="/waitlist/join/"' in html and "csrfmiddlewaretoken" in html
         assert 'type="email" name="email"' in html and "required" in html
         assert 'name="consent" value="1" required' in html
-        assert "I agree to receive an alert by email, or by text message" in html
+        assert "in the ways I choose above (Email, Text message)" in html
         # Push needs an account; the test shop enables push, email and sms.
         assert channel_choices(html) == ["email", "sms"]
         assert 'name="phone"' in html

@@ -84,7 +84,11 @@ class Command(BaseCommand):
         if not StockWaitlist.objects.exists():
             for variant in sold_out:
                 services.join_waitlist(
-                    variant.product, variant, user=users["bob"], channels=["email", "sms"]
+                    variant.product,
+                    variant,
+                    user=users["bob"],
+                    channels=["email", "sms"],
+                    phone="+821012345678",
                 )
                 services.join_waitlist(
                     variant.product, variant, user=users["alice"], channels=["push", "email"]
