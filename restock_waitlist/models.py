@@ -96,6 +96,9 @@ class StockWaitlist(CatalogItemMixin, models.Model):
     locale = models.CharField(_("language"), max_length=15, blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("joined at"), default=timezone.now)
+    confirmation_sent_at = models.DateTimeField(
+        _("confirmation sent at"), null=True, blank=True, editable=False
+    )
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
     purchased_at = models.DateTimeField(_("purchased at"), null=True, blank=True)

@@ -15,10 +15,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from restock_waitlist import channels as registry
-from restock_waitlist import signals
+from restock_waitlist import contacts, signals
 from restock_waitlist.adapters import get_adapter
+from restock_waitlist.channels.base import CONFIRM, ChannelError, Outgoing, Result
 from restock_waitlist.conf import app_settings
-from restock_waitlist.jobs import enqueue_on_commit
+from restock_waitlist.contacts import recipient_email
+from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import RestockEvent, StockWaitlist
 from restock_waitlist.querysets import item_filter
 
@@ -225,6 +227,48 @@ def needs_confirmation(user):
 def request_confirmation(entry):
     """Queue the confirmation email for a pending entry, once the transaction commits."""
     enqueue_on_commit("send_confirmation", str(entry.pk))
+
+
+def send_confirmation(entry_id):
+    """Email a guest the link that confirms their pending entry; whether it was sent.
+
+    Sent once: the entry is locked while the mail goes out and marked sent in the same
+    transaction, so a task run twice mails once, and a worker that dies mid-send leaves it
+    unmarked for :func:`send_due_confirmations`. The mail goes through the first channel
+    that sends to email addresses (its options and templates), else a plain email channel.
+    """
+    with transaction.atomic():
+        entry = (
+            StockWaitlist.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(pk=entry_id, status=Status.PENDING, confirmation_sent_at=None)
+            .first()
+        )
+        if entry is None:
+            return False
+        message = Outgoing(None, entry, None, recipient_email(entry), kind=CONFIRM)
+        result = registry.channel_for_kind(contacts.EMAIL).send_batch([message])[None]
+        if result.outcome == Result.TRANSIENT:
+            raise ChannelError(f"Confirmation for entry {entry.pk} not sent: {result.error}")
+        StockWaitlist.objects.filter(pk=entry.pk).update(confirmation_sent_at=timezone.now())
+    return result.outcome == Result.SENT
+
+
+def send_due_confirmations():
+    """Periodic: queue the confirmation of pending entries whose mail never went out (the
+    worker died, the provider was down); returns how many."""
+    now = timezone.now()
+    due = StockWaitlist.objects.filter(
+        status=Status.PENDING,
+        confirmation_sent_at=None,
+        created_at__lt=now - app_settings.STUCK_AFTER,
+        created_at__gte=now - app_settings.CONFIRMATION_EXPIRY,
+    ).values_list("pk", flat=True)
+    count = 0
+    for entry_id in due.iterator():
+        enqueue("send_confirmation", str(entry_id))
+        count += 1
+    return count
 
 
 def confirm_entry(entry_id):

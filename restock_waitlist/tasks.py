@@ -1,14 +1,16 @@
 """django-q2 entry points. Thin: ids in, services called; each is safe to run twice."""
 
-from restock_waitlist import dispatch, emails, services
-from restock_waitlist.models import StockWaitlist
+from restock_waitlist import dispatch, services
 
 
 def send_confirmation(entry_id):
-    """Email a guest the link that confirms their pending entry (double opt-in)."""
-    entry = StockWaitlist.objects.filter(pk=entry_id, status=StockWaitlist.Status.PENDING).first()
-    if entry is not None:
-        emails.send_confirmation(entry)
+    """Email a guest the link that confirms their pending entry (double opt-in), once."""
+    return services.send_confirmation(entry_id)
+
+
+def send_due_confirmations():
+    """Periodic: confirmations whose mail never went out."""
+    return services.send_due_confirmations()
 
 
 def expire_unconfirmed():

@@ -3,8 +3,10 @@ import os
 import pytest
 from django.conf import settings
 from django.db import connection
+from django_q.models import Task
 
-from tests import factories
+from restock_waitlist.models import RestockEvent
+from tests import factories, flaky
 
 
 def pytest_configure(config):
@@ -73,3 +75,26 @@ def _clear_locmem_channel_outbox():
     locmem.outbox.clear()
     yield
     locmem.outbox.clear()
+
+
+@pytest.fixture
+def tasks_succeed():
+    """Sync django-q2 swallows task exceptions into failed Task rows: fail the test instead."""
+    flaky.failures.clear()
+    yield
+    failed = list(Task.objects.filter(success=False).values_list("func", "result"))
+    assert failed == []
+
+
+@pytest.fixture
+def restock(django_capture_on_commit_callbacks):
+    """Set a variant's stock with a plain save(), running on-commit work; the latest event."""
+
+    def restock(variant, quantity):
+        stock = variant.stock_levels.first()
+        with django_capture_on_commit_callbacks(execute=True):
+            stock.quantity = quantity
+            stock.save()
+        return RestockEvent.objects.filter(variant_key=str(variant.pk)).order_by("-pk").first()
+
+    return restock

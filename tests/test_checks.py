@@ -41,6 +41,7 @@ def test_gadget_settings_are_clean(gadget_settings):
         ({"CHANNEL_STRATEGY": "random"}, "restock_waitlist.E009", "CHANNEL_STRATEGY"),
         ({"PRIORITY": "tests.nowhere.tier"}, "restock_waitlist.E010", "PRIORITY"),
         ({"ADAPTER": "tests.nowhere.Adapter"}, "restock_waitlist.E010", "ADAPTER"),
+        ({"POLICY": "tests.nowhere.Policy"}, "restock_waitlist.E010", "POLICY"),
         ({"OVERSUBSCRIPTION": 0}, "restock_waitlist.E011", "OVERSUBSCRIPTION"),
         ({"OVERSUBSCRIPTION": "3"}, "restock_waitlist.E011", "OVERSUBSCRIPTION"),
         ({"CHUNK_SIZE": 0}, "restock_waitlist.E011", "CHUNK_SIZE"),

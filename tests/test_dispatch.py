@@ -25,26 +25,8 @@ EventStatus = RestockEvent.Status
 
 
 @pytest.fixture(autouse=True)
-def tasks_succeed():
-    """Sync django-q2 swallows task exceptions into failed Task rows: fail the test instead."""
-    flaky.failures.clear()
-    yield
-    failed = list(Task.objects.filter(success=False).values_list("func", "result"))
-    assert failed == []
-
-
-@pytest.fixture
-def restock(django_capture_on_commit_callbacks):
-    """Set a variant's stock with a plain save(), running on-commit work; the latest event."""
-
-    def restock(variant, quantity):
-        stock = variant.stock_levels.first()
-        with django_capture_on_commit_callbacks(execute=True):
-            stock.quantity = quantity
-            stock.save()
-        return RestockEvent.objects.filter(variant_key=str(variant.pk)).order_by("-pk").first()
-
-    return restock
+def _tasks_succeed(tasks_succeed):
+    """Every dispatch test fails on a failed django-q2 task."""
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from restock_waitlist import services, tokens
+from restock_waitlist import services, tasks, tokens
+from restock_waitlist.channels import locmem
+from restock_waitlist.channels.base import ChannelError, Result
+from restock_waitlist.channels.email import EmailChannel
 from restock_waitlist.models import StockWaitlist
 from tests import factories
 
@@ -165,3 +168,60 @@ class TestTokens:
         }
         with pytest.raises(tokens.BadToken):
             tokens.entry_id_from_token(token, tokens.CONFIRM)
+
+
+class TestConfirmationMail:
+    def test_a_task_run_twice_mails_once(self, variant, settings):
+        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "GUEST_DOUBLE_OPT_IN": True}
+        entry, _ = services.join_waitlist(variant.product, variant, email="once@example.com")
+        assert tasks.send_confirmation(str(entry.pk)) is True
+        assert tasks.send_confirmation(str(entry.pk)) is False
+        assert len(mail.outbox) == 1
+        entry.refresh_from_db()
+        assert entry.confirmation_sent_at is not None
+
+    def test_goes_through_the_email_channel_options_and_templates(self, variant, settings):
+        channels = dict(settings.RESTOCK_WAITLIST["CHANNELS"])
+        channels["email"] = {
+            **channels["email"],
+            "OPTIONS": {"FROM_EMAIL": "Alerts <alerts@shop.example>"},
+        }
+        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNELS": channels}
+        entry, _ = services.join_waitlist(variant.product, variant, email="from@example.com")
+        services.send_confirmation(entry.pk)
+        [message] = mail.outbox
+        assert message.from_email == "Alerts <alerts@shop.example>"
+        assert "&amp;" not in message.body  # plain text is not HTML-escaped
+        html = message.alternatives[0][0]
+        assert confirm_link(message) in html
+
+    def test_a_stand_in_email_channel_gets_the_confirmation(self, variant, settings):
+        settings.RESTOCK_WAITLIST = {
+            **settings.RESTOCK_WAITLIST,
+            "CHANNELS": {"email": {"BACKEND": "restock_waitlist.channels.locmem.LocmemChannel"}},
+        }
+        entry, _ = services.join_waitlist(variant.product, variant, email="stand@example.com")
+        services.send_confirmation(entry.pk)
+        [sent] = locmem.outbox
+        assert (sent.kind, sent.event_id, sent.contact) == ("confirm", None, "stand@example.com")
+        assert "/waitlist/confirm/" in sent.confirm_url and sent.confirm_url in sent.text
+        assert mail.outbox == []
+
+    def test_a_failed_send_is_retried_and_a_lost_one_found_again(
+        self, variant, settings, monkeypatch
+    ):
+        entry, _ = services.join_waitlist(variant.product, variant, email="down@example.com")
+        monkeypatch.setattr(
+            EmailChannel, "send_batch", lambda self, messages: {None: Result(Result.TRANSIENT)}
+        )
+        with pytest.raises(ChannelError):
+            services.send_confirmation(entry.pk)
+        monkeypatch.undo()
+        entry.refresh_from_db()
+        assert entry.confirmation_sent_at is None and mail.outbox == []
+        assert services.send_due_confirmations() == 0  # not stuck yet: its task may be running
+        an_hour_ago = timezone.now() - timedelta(hours=1)  # STUCK_AFTER is 15 minutes
+        StockWaitlist.objects.filter(pk=entry.pk).update(created_at=an_hour_ago)
+        assert services.send_due_confirmations() == 1  # sync django-q2 runs it at once
+        assert [m.to for m in mail.outbox] == [["down@example.com"]]
+        assert services.send_due_confirmations() == 0

@@ -45,6 +45,18 @@ def enabled_channels():
     return [get_channel(name) for name in enabled_names()]
 
 
+def channel_for_kind(kind):
+    """The first enabled channel sending to ``kind`` of contact (e.g. the double opt-in
+    mail goes through the shop's email channel, its options and templates), else the plain
+    email channel for email."""
+    for channel in enabled_channels():
+        if channel.contact_kind == kind:
+            return channel
+    from restock_waitlist.channels.email import EmailChannel
+
+    return EmailChannel("email")
+
+
 def in_send_order(names):
     """``names`` that are enabled, each once, in send order."""
     wanted = set(names)

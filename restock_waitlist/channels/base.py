@@ -12,6 +12,7 @@ call overrides ``send_batch`` instead.
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -41,18 +42,24 @@ class NoContact(PermanentError):
     """The waiter has nothing to send to on this channel (no address, number or device)."""
 
 
+#: What a message is about: a restock alert, or a guest's double opt-in confirmation.
+ALERT, CONFIRM = "alert", "confirm"
+
+
 @dataclass
 class Outgoing:
     """One message for one waiter over one channel, as dispatch hands it to a backend.
 
     ``contact`` is what ``CONTACT_RESOLVER`` found: an email address, a phone number, or
-    the user whose devices get a push.
+    the user whose devices get a push. ``kind`` is :data:`ALERT` (``event`` is the restock)
+    or :data:`CONFIRM` (no event, no notification: the double opt-in mail).
     """
 
-    notification_id: int
+    notification_id: int | None
     entry: Any
     event: Any
     contact: Any
+    kind: str = ALERT
     _links: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -67,6 +74,10 @@ class Outgoing:
     @property
     def purchase_url(self):
         return self._link("purchase", links.purchase_url, self.entry)
+
+    @property
+    def confirm_url(self):
+        return self._link("confirm", links.confirm_url, self.entry)
 
     @property
     def unsubscribe_url(self):
@@ -146,8 +157,11 @@ class BaseChannel:
     quiet_hours = False
     #: Whether this backend renders an HTML part.
     renders_html = False
-    #: The :class:`Outgoing` links its templates use.
-    link_names = ("purchase_url", "unsubscribe_url")
+    #: The :class:`Outgoing` links its templates use, by kind of message.
+    link_names = {
+        ALERT: ("purchase_url", "unsubscribe_url"),
+        CONFIRM: ("confirm_url", "unsubscribe_url"),
+    }
 
     def __init__(self, name, **options):
         self.name = name
@@ -224,18 +238,18 @@ class BaseChannel:
 
     # Rendering ------------------------------------------------------------------------
 
-    def template_names(self, part):
-        """``messages/<channel><part>`` (``email_subject.txt``), else ``messages/default<part>``."""
-        return [
-            f"restock_waitlist/messages/{self.name}{part}",
-            f"restock_waitlist/messages/default{part}",
-        ]
+    def template_names(self, part, kind=ALERT):
+        """``messages/<channel><part>`` (``email_subject.txt``), else ``messages/default<part>``;
+        a confirmation's under ``messages/confirm/``."""
+        folder = "restock_waitlist/messages/" + ("" if kind == ALERT else f"{kind}/")
+        return [f"{folder}{self.name}{part}", f"{folder}default{part}"]
 
     def context(self, message, **overrides):
-        """Template context: the item as restocked (the event's variant), links, the entry."""
+        """Template context: the item (as restocked: the event's variant), links, the entry."""
         adapter = get_adapter()
         event = message.event
-        product, variant = event.product, event.variant
+        item = event if event is not None else message.entry
+        product, variant = item.product, item.variant
         context = {
             "entry": message.entry,
             "event": event,
@@ -244,7 +258,7 @@ class BaseChannel:
             "item_name": adapter.display_name(product, variant),
             **overrides,
         }
-        for name in self.link_names:
+        for name in self.link_names[message.kind]:
             if name not in context:
                 context[name] = getattr(message, name)
         return context
@@ -254,9 +268,8 @@ class BaseChannel:
         context = self.context(message, **overrides)
         with translation.override(message.locale):
             context["LANGUAGE_CODE"] = translation.get_language()
-            subject = render_to_string(self.template_names("_subject.txt"), context)
-            text = render_to_string(self.template_names(".txt"), context).strip()
-            html = (
-                render_to_string(self.template_names(".html"), context) if self.renders_html else ""
-            )
+            names = partial(self.template_names, kind=message.kind)
+            subject = render_to_string(names("_subject.txt"), context)
+            text = render_to_string(names(".txt"), context).strip()
+            html = render_to_string(names(".html"), context) if self.renders_html else ""
         return Rendered(" ".join(subject.split()), text, html)

@@ -27,8 +27,15 @@ from anymail.exceptions import (
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from restock_waitlist.channels.base import BaseChannel, PermanentError, Result, TransientError
-from restock_waitlist.emails import unsubscribe_headers
+from restock_waitlist import links
+from restock_waitlist.channels.base import (
+    ALERT,
+    CONFIRM,
+    BaseChannel,
+    PermanentError,
+    Result,
+    TransientError,
+)
 
 #: Per-recipient values in a batch send, as merge-field names.
 MERGE_KEYS = {
@@ -39,6 +46,14 @@ MERGE_KEYS = {
 
 #: anymail recipient statuses that mean "the ESP took it".
 ACCEPTED = {"sent", "queued", "scheduled", "unknown"}
+
+
+def unsubscribe_headers(entry):
+    """RFC 2369 / RFC 8058 headers: one-click unsubscribe from this entry."""
+    return {
+        "List-Unsubscribe": f"<{links.unsubscribe_url(entry)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 def error_for(exc):
@@ -61,7 +76,10 @@ def error_for(exc):
 
 class EmailChannel(BaseChannel):
     renders_html = True
-    link_names = tuple(MERGE_KEYS)
+    link_names = {
+        ALERT: tuple(MERGE_KEYS),
+        CONFIRM: ("confirm_url", "unsubscribe_url", "unsubscribe_all_url"),
+    }
 
     @property
     def merge_field(self):
@@ -94,7 +112,8 @@ class EmailChannel(BaseChannel):
             return {message.notification_id: error for message in messages}
         self._connection = connection
         try:
-            if self.merge_field and isinstance(connection, AnymailBaseBackend):
+            alerts = all(message.kind == ALERT for message in messages)
+            if alerts and self.merge_field and isinstance(connection, AnymailBaseBackend):
                 return self._send_merged(connection, messages)
             return super().send_batch(messages)
         finally:

@@ -35,6 +35,7 @@ from django.views.decorators.csrf import csrf_exempt
 from restock_waitlist import contacts, dispatch
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.channels.base import (
+    ALERT,
     BaseChannel,
     ChannelError,
     PermanentError,
@@ -273,11 +274,11 @@ class KakaoAlimTalkChannel(BaseChannel):
                 return templates[language]
         return next(iter(templates.values()))
 
-    def template_names(self, part):
+    def template_names(self, part, kind=ALERT):
         """The substitute text reads as the sms channel's text does, unless this channel has
         its own templates (``messages/<name>.txt``)."""
-        own, default = super().template_names(part)
-        return [own, f"restock_waitlist/messages/sms{part}", default]
+        own, default = super().template_names(part, kind)
+        return [own, own.replace(f"/{self.name}{part}", f"/sms{part}"), default]
 
     # Joining ------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ Every message "sent" is appended to :data:`outbox`; clear it between tests
 
 from dataclasses import dataclass
 
-from restock_waitlist.channels.base import BaseChannel, Result
+from restock_waitlist.channels.base import ALERT, CONFIRM, BaseChannel
 
 #: Messages sent through any locmem channel, oldest first.
 outbox = []
@@ -18,11 +18,13 @@ class SentMessage:
     contact: object
     subject: str
     text: str
-    notification_id: int
+    notification_id: int | None
     entry_id: object
-    event_id: int
+    event_id: int | None
     purchase_url: str
     unsubscribe_url: str
+    kind: str = ALERT
+    confirm_url: str = ""
 
 
 class LocmemChannel(BaseChannel):
@@ -37,14 +39,13 @@ class LocmemChannel(BaseChannel):
             text=rendered.text,
             notification_id=message.notification_id,
             entry_id=message.entry.pk,
-            event_id=message.event.pk,
-            purchase_url=message.purchase_url,
+            event_id=getattr(message.event, "pk", None),
+            purchase_url=message.purchase_url if message.kind == ALERT else "",
             unsubscribe_url=message.unsubscribe_url,
+            kind=message.kind,
+            confirm_url=message.confirm_url if message.kind == CONFIRM else "",
         )
 
     def post(self, payload):
         outbox.append(payload)
         return f"locmem-{len(outbox)}"
-
-    def parse_response(self, response, message):
-        return Result.sent(response)

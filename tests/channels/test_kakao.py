@@ -23,15 +23,14 @@ from restock_waitlist.channels.kakao import (
     kakao_number,
 )
 from restock_waitlist.models import Notification, StockWaitlist
-from tests import factories, test_dispatch
+from tests import factories
 from tests.api.conftest import url
 from tests.channels.fake_solapi import FakeSolapi
 from tests.test_templatetags import channel_choices, render_button
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_succeed")]
 
 # Dispatch's fixtures: restock through the stock model's save(), and no failed task rows.
-restock, tasks_succeed = test_dispatch.restock, test_dispatch.tasks_succeed
 
 SendStatus = Notification.Status
 BACKEND = "restock_waitlist.channels.kakao.KakaoAlimTalkChannel"

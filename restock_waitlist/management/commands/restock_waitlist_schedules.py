@@ -9,6 +9,7 @@ SCHEDULES = (
     ("restock_waitlist: retries", "restock_waitlist.tasks.requeue_notifications", 1),
     ("restock_waitlist: reconcile stock", "restock_waitlist.tasks.reconcile_stock", 15),
     ("restock_waitlist: expire unconfirmed", "restock_waitlist.tasks.expire_unconfirmed", 60),
+    ("restock_waitlist: confirmations", "restock_waitlist.tasks.send_due_confirmations", 5),
 )
 
 
