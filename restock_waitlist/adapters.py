@@ -276,6 +276,59 @@ class DefaultAdapter:
         priority = app_settings.imported("PRIORITY")
         return int(priority(user)) if priority else 0
 
+    def tier_name(self, tier):
+        """How merchants see a tier named: "Standard" for 0, "Tier N" above. A shop whose
+        ``PRIORITY`` stands for memberships overrides it (the example shop's 1 is "VIP")."""
+        if tier == 0:
+            return _("Standard")
+        return _("Tier %(number)s") % {"number": tier}
+
+    # Catalogue search (the admin's product picker and filter) ---------------------------
+
+    #: Text fields of the product model that :meth:`search_products` matches by prefix;
+    #: ``None``: the model's ``name`` or ``title`` field, whichever it has.
+    product_search_fields = None
+
+    def _product_search_fields(self):
+        if self.product_search_fields is not None:
+            return list(self.product_search_fields)
+        names = {field.name for field in self.product_model._meta.concrete_fields}
+        return [name for name in ("name", "title") if name in names][:1]
+
+    def search_products(self, term, limit=20):
+        """At most ``limit`` products whose key is ``term`` or whose name starts with it.
+
+        Two bounded queries whatever the size of the catalogue: the key by primary key, the
+        names by a case-insensitive prefix match (never "contains", which no index serves)
+        without sorting, so the database stops at the ``limit``-th match; the few found are
+        sorted here.
+        """
+        term = (term or "").strip()
+        if not term:
+            return []
+        found = {}
+        try:
+            key = self.product_key(term)
+        except ValidationError:
+            key = None
+        if key is not None:
+            found.update(self.products_in_bulk([key]))
+        prefix = Q()
+        for name in self._product_search_fields():
+            prefix |= Q(**{f"{name}__istartswith": term})
+        if prefix and len(found) < limit:
+            named = self.product_model._default_manager.filter(prefix).order_by()
+            for product in named[: limit - len(found)]:
+                found.setdefault(str(product.pk), product)
+        return sorted(found.values(), key=lambda product: str(product).casefold())
+
+    def variants_of(self, product_key, limit=200):
+        """The product's variants (at most ``limit``), for the restock picker."""
+        if self.variant_model is None:
+            return []
+        lookup = path_lookup(app_settings.VARIANT_PRODUCT)
+        return list(self.variant_model._default_manager.filter(**{lookup: product_key})[:limit])
+
     # Contacts ---------------------------------------------------------------------------
 
     def user_phone_numbers(self, users):
