@@ -296,31 +296,29 @@ class DefaultAdapter:
         return [name for name in ("name", "title") if name in names][:1]
 
     def search_products(self, term, limit=20):
-        """At most ``limit`` products whose key is ``term`` or whose name starts with it.
+        """The product whose key is ``term``, else at most ``limit`` whose name starts with it.
 
-        Two bounded queries whatever the size of the catalogue: the key by primary key, the
-        names by a case-insensitive prefix match (never "contains", which no index serves)
-        without sorting, so the database stops at the ``limit``-th match; the few found are
-        sorted here.
+        Bounded whatever the size of the catalogue: a key by primary key; names by a
+        case-insensitive prefix match (never "contains", which no index serves) without
+        sorting, so the database stops at the ``limit``-th match; the few found are sorted
+        here. An index on the upper-cased name makes the prefix match an index scan.
         """
         term = (term or "").strip()
         if not term:
             return []
-        found = {}
         try:
-            key = self.product_key(term)
+            found = self.products_in_bulk([self.product_key(term)])
         except ValidationError:
-            key = None
-        if key is not None:
-            found.update(self.products_in_bulk([key]))
+            found = {}
+        if found:
+            return list(found.values())
         prefix = Q()
         for name in self._product_search_fields():
             prefix |= Q(**{f"{name}__istartswith": term})
-        if prefix and len(found) < limit:
-            named = self.product_model._default_manager.filter(prefix).order_by()
-            for product in named[: limit - len(found)]:
-                found.setdefault(str(product.pk), product)
-        return sorted(found.values(), key=lambda product: str(product).casefold())
+        if not prefix:
+            return []
+        named = self.product_model._default_manager.filter(prefix).order_by()[:limit]
+        return sorted(named, key=lambda product: str(product).casefold())
 
     def variants_of(self, product_key, limit=200):
         """The product's variants (at most ``limit``), for the restock picker."""

@@ -104,8 +104,10 @@ class TestProductSearch:
         adapter = get_adapter()
         with django_assert_num_queries(1):
             assert adapter.search_products("canvas") == [sneaker, tote]
-        with django_assert_num_queries(2):  # the key, then the names
+        with django_assert_num_queries(1):  # a key found is the answer
             assert adapter.search_products(str(tote.pk)) == [tote]
+        with django_assert_num_queries(2):  # a key not found: then the names
+            assert adapter.search_products("999999") == []
         assert adapter.search_products("  ") == []
 
     def test_at_most_the_limit(self):
