@@ -83,6 +83,12 @@ def _catalog_loaded(row):
 # Cells ------------------------------------------------------------------------------------
 
 
+def breakable(name):
+    """A name that may wrap after the "@" of an email address, so long ones fit a column."""
+    local, at, domain = str(name).partition("@")
+    return format_html("{}@<wbr>{}", local, domain) if at else name
+
+
 def two_lines(main, sub=""):
     """A list cell: the name on top, what qualifies it below in small print."""
     if not sub:
@@ -267,7 +273,11 @@ class ProductFilter(admin.ListFilter):
             for item in (values if isinstance(values, list) else [values])
         ]
         yield {
-            "picker": picker.render(self.parameter_name, value, {"data-rw-autosubmit": ""}),
+            "picker": picker.render(
+                self.parameter_name,
+                value,
+                {"id": f"id_{self.parameter_name}", "data-rw-autosubmit": ""},
+            ),
             "kept": kept,
             "selected": bool(value),
             "clear_url": changelist.get_query_string(remove=[self.parameter_name, "p"]),
@@ -636,7 +646,7 @@ class StockWaitlistAdmin(MerchantAdmin):
 
     @admin.display(description=gettext_lazy("subscriber"), ordering="subscriber_key")
     def subscriber(self, obj):
-        return two_lines(obj.subscriber_name, channel_names(obj.channels))
+        return two_lines(breakable(obj.subscriber_name), channel_names(obj.channels))
 
     @admin.display(description=gettext_lazy("tier"), ordering="-tier")
     def tier_name(self, obj):
@@ -1365,7 +1375,7 @@ class NotificationAdmin(MerchantAdmin):
 
     @admin.display(description=gettext_lazy("subscriber"), ordering="subscriber_key")
     def subscriber(self, obj):
-        return two_lines(obj.entry.subscriber_name, label_for(obj.channel))
+        return two_lines(breakable(obj.entry.subscriber_name), label_for(obj.channel))
 
     @admin.display(description=gettext_lazy("item"))
     def item(self, obj):
