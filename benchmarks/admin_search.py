@@ -72,52 +72,36 @@ def parse_args():
 
 
 def setup_django(args):
+    """Django on the benchmark's own database, kept between runs (``keepdb``)."""
     import django
     from django.conf import settings
+    from django.db import connection
 
     from tests import settings as base
 
     values = {name: getattr(base, name) for name in dir(base) if name.isupper()}
     if args.sqlite:
-        values["DATABASES"] = {
-            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": args.sqlite}
-        }
+        database = {"ENGINE": "django.db.backends.sqlite3", "TEST": {"NAME": args.sqlite}}
     else:
-        name = os.environ.get("BENCH_DB", "restock_waitlist_bench_admin")
-        ensure_database(name)
-        values["DATABASES"] = {
-            "default": {
-                "ENGINE": "django.db.backends.postgresql",
-                "NAME": name,
-                "USER": os.environ.get("PGUSER", "postgres"),
-                "HOST": os.environ.get("PGHOST", "127.0.0.1"),
-                "PORT": os.environ.get("PGPORT", "5432"),
-            }
+        database = {
+            "ENGINE": "django.db.backends.postgresql",
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "TEST": {"NAME": os.environ.get("BENCH_DB", "restock_waitlist_bench_admin")},
         }
-    values["DEBUG"] = False
-    values["ALLOWED_HOSTS"] = ["testserver"]
+    values.update(DATABASES={"default": database}, DEBUG=False, ALLOWED_HOSTS=["testserver"])
     settings.configure(**values)
     django.setup()
-
-
-def ensure_database(name):
-    import psycopg
-
-    with psycopg.connect(
-        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
-    ) as db:
-        if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            db.execute(f'CREATE DATABASE "{name}"')
+    connection.creation.create_test_db(verbosity=0, keepdb=True)
 
 
 def seed(count):
     """``count`` products with made-up names, plus the "Canvas Sneaker" a merchant looks for."""
-    from django.core.management import call_command
     from django.db import connection
 
     from tests.testshop.models import Product
 
-    call_command("migrate", verbosity=0)
     if Product.objects.count() != count:
         Product.objects.all().delete()
         rng = random.Random(11)

@@ -62,13 +62,9 @@ def load_names(objects):
     entries = [obj for obj in objects if isinstance(obj, StockWaitlist)]
     sends = [obj for obj in objects if isinstance(obj, Notification)]
     waves = [obj for obj in objects if isinstance(obj, RestockWave)]
-    if sends:
-        prefetch_related_objects(sends, "entry", "event")
-        entries += [send.entry for send in sends]
-    if entries:
-        prefetch_related_objects(entries, "user")
-    if waves:
-        prefetch_related_objects(waves, "event")
+    prefetch_related_objects(sends, "entry__user", "event")
+    prefetch_related_objects(entries, "user")
+    prefetch_related_objects(waves, "event")
     events = [obj for obj in objects if isinstance(obj, RestockEvent)]
     events += [send.event for send in sends] + [wave.event for wave in waves]
     prefetch_catalog([row for row in chain(entries, events) if not _catalog_loaded(row)])
@@ -266,11 +262,11 @@ class ProductFilter(admin.ListFilter):
             label = get_adapter().display_name(product) if product is not None else value
         picker = ProductPicker(self.model_admin.admin_url_name("products"))
         picker.choices = [("", "")] + ([(value, label)] if value else [])
-        kept = [
+        kept = [  # the list's other filters, search and ordering, as hidden fields
             (key, item)
             for key, values in changelist.params.items()
             if key not in (self.parameter_name, "p")
-            for item in (values if isinstance(values, list) else [values])
+            for item in values
         ]
         yield {
             "picker": picker.render(
@@ -367,21 +363,35 @@ class MerchantAdmin(admin.ModelAdmin):
         opts = self.opts
         return f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_{view}"
 
+    #: The page's JSON views: ``{URL segment: (method, permission check)}``.
+    json_views = {"products": ("products_view", "has_view_or_change_permission")}
+
     def get_urls(self):
         opts = self.opts
         return [
-            path(
-                "products/",
-                self.admin_site.admin_view(self.products_view),
-                name=f"{opts.app_label}_{opts.model_name}_products",
+            *(
+                path(
+                    f"{segment}/",
+                    self.admin_site.admin_view(self.json_view(method, check)),
+                    name=f"{opts.app_label}_{opts.model_name}_{segment}",
+                )
+                for segment, (method, check) in self.json_views.items()
             ),
             *super().get_urls(),
         ]
 
+    def json_view(self, method, check):
+        """``method`` behind the permission ``check``: a JSON 403 without it."""
+
+        def view(request):
+            if not getattr(self, check)(request):
+                return JsonResponse({"error": _("Permission denied.")}, status=403)
+            return getattr(self, method)(request)
+
+        return view
+
     def products_view(self, request):
         """The product picker's answers: ``{"results": [{"id": key, "text": name}]}``."""
-        if not self.has_view_or_change_permission(request):
-            return JsonResponse({"error": _("Permission denied.")}, status=403)
         adapter = get_adapter()
         products = adapter.search_products(request.GET.get("term", ""), limit=PICKER_LIMIT)
         return JsonResponse(
@@ -491,7 +501,23 @@ class NamedInlineFormSet(BaseInlineFormSet):
         return queryset
 
 
-class NotificationInline(admin.TabularInline):
+class SendCells:
+    """How a send's channel, time and error read, in its list, its page and inlines."""
+
+    @admin.display(description=gettext_lazy("channel"))
+    def channel_label(self, obj):
+        return label_for(obj.channel)
+
+    @admin.display(description=gettext_lazy("sent at"), ordering="sent_at")
+    def sent(self, obj):
+        return local_time(obj.sent_at)
+
+    @admin.display(description=gettext_lazy("error"))
+    def error_note(self, obj):
+        return shown_note(obj.error)
+
+
+class NotificationInline(SendCells, admin.TabularInline):
     """An entry's sends: which restock, which channel, what became of it."""
 
     model = Notification
@@ -510,18 +536,6 @@ class NotificationInline(admin.TabularInline):
     @admin.display(description=gettext_lazy("restock"))
     def restock(self, obj):
         return admin_link(obj.event, local_time(obj.event.created_at))
-
-    @admin.display(description=gettext_lazy("channel"))
-    def channel_label(self, obj):
-        return label_for(obj.channel)
-
-    @admin.display(description=gettext_lazy("sent at"))
-    def sent(self, obj):
-        return local_time(obj.sent_at)
-
-    @admin.display(description=gettext_lazy("error"))
-    def error_note(self, obj):
-        return shown_note(obj.error)
 
 
 class EntryForm(forms.ModelForm):
@@ -977,25 +991,13 @@ class RestockEventAdmin(MerchantAdmin):
         "stop_selected": (gettext_lazy("Stop sending"), _stoppable),
     }
     read_only_page = True
-    readonly_fields = [
-        "item_display",
-        "quantity",
-        "previous_quantity",
-        "source",
-        "status_display",
-        "detail_note",
-        "waves_sent",
-        "created_at",
-        "next_wave_at",
-        "completed_at",
-    ]
     fieldsets = [
         (None, {"fields": ["item_display", "quantity", "previous_quantity", "source"]}),
         (
             gettext_lazy("Dispatch"),
             {
                 "fields": [
-                    "status_display",
+                    "status",
                     "detail_note",
                     "waves_sent",
                     "created_at",
@@ -1005,6 +1007,7 @@ class RestockEventAdmin(MerchantAdmin):
             },
         ),
     ]
+    readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_catalog()
@@ -1015,22 +1018,11 @@ class RestockEventAdmin(MerchantAdmin):
 
     # Recording a restock -----------------------------------------------------------------
 
-    def get_urls(self):
-        opts = self.opts
-        return [
-            path(
-                "item/",
-                self.admin_site.admin_view(self.item_view),
-                name=f"{opts.app_label}_{opts.model_name}_item",
-            ),
-            *super().get_urls(),
-        ]
+    json_views = {**MerchantAdmin.json_views, "item": ("item_view", "has_add_permission")}
 
     def item_view(self, request):
         """What the restock form shows for a picked item: its variants (with stock) and a
         sentence on its stock and waiters."""
-        if not self.has_add_permission(request):
-            return JsonResponse({"error": _("Permission denied.")}, status=403)
         adapter = get_adapter()
         product = find_product(request.GET.get("product", ""))
         if product is None:
@@ -1202,10 +1194,6 @@ class RestockEventAdmin(MerchantAdmin):
     def item_display(self, obj):
         return item_with_keys(obj)
 
-    @admin.display(description=gettext_lazy("status"))
-    def status_display(self, obj):
-        return obj.get_status_display()
-
     @admin.display(description=gettext_lazy("detail"))
     def detail_note(self, obj):
         return shown_note(obj.detail)
@@ -1339,7 +1327,7 @@ def shown_note(text):
 
 
 @admin.register(Notification)
-class NotificationAdmin(MerchantAdmin):
+class NotificationAdmin(SendCells, MerchantAdmin):
     list_display = ["subscriber", "item", "status_cell", "attempts", "sent"]
     list_display_links = ["subscriber"]
     list_filter = [EventProductFilter, "status", ChannelFilter]
@@ -1354,7 +1342,7 @@ class NotificationAdmin(MerchantAdmin):
     fields = [
         "subscriber_display",
         "restock_display",
-        "channel_display",
+        "channel_label",
         "wave",
         "status",
         "attempts",
@@ -1385,10 +1373,6 @@ class NotificationAdmin(MerchantAdmin):
     def status_cell(self, obj):
         return two_lines(obj.get_status_display(), shown_note(obj.error) or obj.note)
 
-    @admin.display(description=gettext_lazy("sent at"), ordering="sent_at")
-    def sent(self, obj):
-        return local_time(obj.sent_at)
-
     @admin.display(description=gettext_lazy("subscriber"))
     def subscriber_display(self, obj):
         return admin_link(obj.entry, obj.entry.subscriber_name)
@@ -1396,14 +1380,6 @@ class NotificationAdmin(MerchantAdmin):
     @admin.display(description=gettext_lazy("restock"))
     def restock_display(self, obj):
         return admin_link(obj.event)
-
-    @admin.display(description=gettext_lazy("channel"))
-    def channel_display(self, obj):
-        return label_for(obj.channel)
-
-    @admin.display(description=gettext_lazy("error"))
-    def error_note(self, obj):
-        return shown_note(obj.error)
 
     @admin.action(description=gettext_lazy("Retry failed sends"), permissions=["change"])
     def retry_failed(self, request, queryset):

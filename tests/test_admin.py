@@ -156,6 +156,17 @@ class TestNames:
         assert "guest@<wbr>example.com" in page_html  # a long address may wrap
         assert '["sms", "email"]' not in page_html
 
+    @pytest.mark.parametrize("page", LIST_PAGES)
+    def test_filters_with_their_counts(self, staff_client, shop, named_tiers, page):
+        response = staff_client.get(admin_url(page), {"_facets": "True"})
+        assert response.status_code == 200
+        if page == "stockwaitlist_changelist":
+            assert "VIP (1)" in html(response)
+
+    def test_history_page(self, staff_client, shop):
+        response = staff_client.get(admin_url("stockwaitlist_history", shop["told"].pk))
+        assert "Change history: vip-kim: Canvas Sneaker – Small" in html(response)
+
     def test_a_channel_no_longer_configured_shows_its_key(self, staff_client, shop):
         StockWaitlist.objects.filter(pk=shop["guest"].pk).update(channels=["pager"])
         assert "pager" in html(staff_client.get(admin_url("stockwaitlist_changelist")))
@@ -181,6 +192,7 @@ class TestNames:
         add_send(shop["guest"], event, status=SendStatus.QUEUED)
         page_html = html(staff_client.get(admin_url("restockevent_change", event.pk)))
         assert "Canvas Sneaker – Small, restocked" in page_html
+        assert "Waiting for the next wave" in page_html
         assert "Oversubscription: units available 1, waiters per unit 3.0" in page_html
         assert '<progress value="1" max="3">' in page_html
         assert "1 of 3 sent" in page_html

@@ -4,8 +4,6 @@ English and Korean. The screenshots (``artifacts/screenshots/``) illustrate docs
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
@@ -26,20 +24,14 @@ def wait_for(driver, condition, timeout=10):
 
 
 @pytest.fixture
-def merchant_browser(browser, live_server, settings, request):
+def merchant_browser(browser, live_server, settings, request, sign_in):
     """Chromium 1280 px wide, signed in as a superuser, in the language the test names."""
     settings.TIME_ZONE = "Asia/Seoul"
     settings.RESTOCK_WAITLIST = {
         **settings.RESTOCK_WAITLIST,
         "ADAPTER": "tests.testshop.priority.NamedTiersAdapter",
     }
-    merchant = factories.UserFactory(username="merchant", is_staff=True, is_superuser=True)
-    session = SessionStore()
-    session[SESSION_KEY] = str(merchant.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = merchant.get_session_auth_hash()
-    session.save()
-    browser.add_cookie({"name": "sessionid", "value": session.session_key, "path": "/"})
+    sign_in(browser, factories.UserFactory(username="merchant", is_staff=True, is_superuser=True))
     language = getattr(request, "param", "en")
     browser.add_cookie({"name": "django_language", "value": language, "path": "/"})
     browser.execute_cdp_cmd(
