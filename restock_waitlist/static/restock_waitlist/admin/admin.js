@@ -20,7 +20,9 @@
             stock.textContent = text;
             stock.classList.toggle('rw-sold-out', soldOut);
         }
+        let latest = 0;  // answers to earlier picks that arrive late are dropped
         function refresh(keepVariant) {
+            const asked = ++latest;
             if (!product.val()) {
                 variant.replaceChildren(new Option(stock.dataset.rwAnyVariant, ''));
                 show('', false);
@@ -33,6 +35,9 @@
             fetch(stock.dataset.rwItemUrl + '?' + query, {credentials: 'same-origin'})
                 .then((response) => response.json())
                 .then((data) => {
+                    if (asked !== latest) {
+                        return;
+                    }
                     if (data.error) {
                         show(data.error, true);
                         return;
