@@ -594,6 +594,7 @@ class StockWaitlistAdmin(MerchantAdmin):
         "time_zone",
         "subscriber_key",
         "created_at",
+        "confirmation_sent_at",
         "confirmed_at",
         "notified_at",
         "notified_by",
@@ -615,6 +616,7 @@ class StockWaitlistAdmin(MerchantAdmin):
             {
                 "fields": [
                     "created_at",
+                    "confirmation_sent_at",
                     "confirmed_at",
                     "notified_at",
                     "notified_by",
