@@ -276,6 +276,57 @@ class DefaultAdapter:
         priority = app_settings.imported("PRIORITY")
         return int(priority(user)) if priority else 0
 
+    def tier_name(self, tier):
+        """How merchants see a tier named: "Standard" for 0, "Tier N" above. A shop whose
+        ``PRIORITY`` stands for memberships overrides it (the example shop's 1 is "VIP")."""
+        if tier == 0:
+            return _("Standard")
+        return _("Tier %(number)s") % {"number": tier}
+
+    # Catalogue search (the admin's product picker and filter) ---------------------------
+
+    #: Text fields of the product model that :meth:`search_products` matches by prefix;
+    #: ``None``: the model's ``name`` or ``title`` field, whichever it has.
+    product_search_fields = None
+
+    def _product_search_fields(self):
+        if self.product_search_fields is not None:
+            return list(self.product_search_fields)
+        names = {field.name for field in self.product_model._meta.concrete_fields}
+        return [name for name in ("name", "title") if name in names][:1]
+
+    def search_products(self, term, limit=20):
+        """The product whose key is ``term``, else at most ``limit`` whose name starts with it.
+
+        Bounded whatever the size of the catalogue: a key by primary key; names by a
+        case-insensitive prefix match (never "contains", which no index serves) without
+        sorting, so the database stops at the ``limit``-th match; the few found are sorted
+        here. An index on the upper-cased name makes the prefix match an index scan.
+        """
+        term = (term or "").strip()
+        if not term:
+            return []
+        try:
+            found = self.products_in_bulk([self.product_key(term)])
+        except ValidationError:
+            found = {}
+        if found:
+            return list(found.values())
+        prefix = Q()
+        for name in self._product_search_fields():
+            prefix |= Q(**{f"{name}__istartswith": term})
+        if not prefix:
+            return []
+        named = self.product_model._default_manager.filter(prefix).order_by()[:limit]
+        return sorted(named, key=lambda product: str(product).casefold())
+
+    def variants_of(self, product_key, limit=200):
+        """The product's variants (at most ``limit``), for the restock picker."""
+        if self.variant_model is None:
+            return []
+        lookup = path_lookup(app_settings.VARIANT_PRODUCT)
+        return list(self.variant_model._default_manager.filter(**{lookup: product_key})[:limit])
+
     # Contacts ---------------------------------------------------------------------------
 
     def user_phone_numbers(self, users):

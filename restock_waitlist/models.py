@@ -12,10 +12,17 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from restock_waitlist.channels import label_for
 from restock_waitlist.querysets import DISPATCH_ORDER, CatalogQuerySet, WaitlistQuerySet
+
+
+def local_datetime(value):
+    """A time as the merchant reads it: in the active time zone, in the language's format."""
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
 class CatalogItemMixin:
@@ -149,9 +156,15 @@ class StockWaitlist(CatalogItemMixin, models.Model):
         ]
 
     def __str__(self):
-        return (
-            f"{self.subscriber_key} → {self.product_key}/{self.variant_key or '*'} ({self.status})"
-        )
+        return gettext("%(subscriber)s: %(item)s") % {
+            "subscriber": self.subscriber_name,
+            "item": self.catalog_label,
+        }
+
+    @property
+    def subscriber_name(self):
+        """Who the entry belongs to, as a merchant knows them: the account, else the email."""
+        return str(self.user) if self.user_id else self.email
 
     @property
     def is_active(self):
@@ -214,7 +227,10 @@ class RestockEvent(CatalogItemMixin, models.Model):
         ]
 
     def __str__(self):
-        return f"Restock of {self.product_key}/{self.variant_key or '*'}: {self.quantity}"
+        return gettext("%(item)s, restocked %(date)s") % {
+            "item": self.catalog_label,
+            "date": local_datetime(self.created_at),
+        }
 
 
 class RestockWave(models.Model):
@@ -246,7 +262,10 @@ class RestockWave(models.Model):
         ]
 
     def __str__(self):
-        return f"Wave {self.number} of restock {self.event_id}: {self.size}"
+        return gettext("Wave %(number)s of %(event)s") % {
+            "number": self.number,
+            "event": self.event,
+        }
 
 
 class Notification(models.Model):
@@ -308,4 +327,8 @@ class Notification(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.channel} to {self.entry_id} for restock {self.event_id}: {self.status}"
+        return gettext("%(channel)s to %(subscriber)s about %(item)s") % {
+            "channel": label_for(self.channel),
+            "subscriber": self.entry.subscriber_name,
+            "item": self.event.catalog_label,
+        }

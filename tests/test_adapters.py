@@ -84,3 +84,56 @@ def test_bad_variant_keys_are_validation_errors(bad):
     with pytest.raises(ValidationError) as info:
         get_adapter().variant_key(bad)
     assert "variant" in info.value.message_dict
+
+
+def test_tiers_are_named(settings):
+    adapter = get_adapter()
+    assert [adapter.tier_name(tier) for tier in (0, 1, 2)] == ["Standard", "Tier 1", "Tier 2"]
+    settings.RESTOCK_WAITLIST = {
+        **settings.RESTOCK_WAITLIST,
+        "ADAPTER": "tests.testshop.priority.NamedTiersAdapter",
+    }
+    assert get_adapter().tier_name(1) == "VIP"
+
+
+class TestProductSearch:
+    def test_by_name_prefix_in_any_case_and_by_key(self, django_assert_num_queries):
+        sneaker = factories.ProductFactory(name="Canvas Sneaker")
+        tote = factories.ProductFactory(name="Canvas Tote")
+        factories.ProductFactory(name="Wool Canvas Beanie")  # "contains" is not matched
+        adapter = get_adapter()
+        with django_assert_num_queries(1):
+            assert adapter.search_products("canvas") == [sneaker, tote]
+        with django_assert_num_queries(1):  # a key found is the answer
+            assert adapter.search_products(str(tote.pk)) == [tote]
+        with django_assert_num_queries(2):  # a key not found: then the names
+            assert adapter.search_products("999999") == []
+        assert adapter.search_products("  ") == []
+
+    def test_at_most_the_limit(self):
+        factories.ProductFactory.create_batch(5, name="Sock")
+        assert len(get_adapter().search_products("so", limit=3)) == 3
+
+    def test_uuid_keys(self, gadget_settings):
+        gadget = factories.GadgetFactory(name="Gizmo")
+        adapter = get_adapter()
+        assert adapter.search_products(str(gadget.pk).upper()) == [gadget]
+        assert adapter.search_products("giz") == [gadget]
+
+    def test_a_shop_names_its_search_fields(self, settings, variant):
+        settings.RESTOCK_WAITLIST = {
+            **settings.RESTOCK_WAITLIST,
+            "ADAPTER": "tests.test_adapters.NoSearchAdapter",
+        }
+        assert get_adapter().search_products(variant.product.name) == []
+
+
+class NoSearchAdapter(DefaultAdapter):
+    product_search_fields = ()
+
+
+def test_variants_of_a_product(variant):
+    other = factories.VariantFactory(product=variant.product)
+    factories.VariantFactory()
+    adapter = get_adapter()
+    assert set(adapter.variants_of(str(variant.product_id))) == {variant, other}

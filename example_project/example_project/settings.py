@@ -100,6 +100,7 @@ RESTOCK_WAITLIST = {
     "STOCK_VARIANT": "variant",
     "STOCK_AVAILABLE": "shop.stock.available_to_sell",
     "PRIORITY": "shop.priority.membership_tier",
+    "ADAPTER": "shop.priority.ShopAdapter",
     # The console stands in for push and SMS: messages are printed in the terminal.
     "CHANNELS": {
         "push": {

@@ -1,3 +1,7 @@
+from django.utils.translation import gettext as _
+
+from restock_waitlist.adapters import DefaultAdapter
+
 VIP_GROUP = "VIP"
 
 
@@ -6,3 +10,10 @@ def membership_tier(user):
     if user is None:
         return 0
     return 1 if user.groups.filter(name=VIP_GROUP).exists() else 0
+
+
+class ShopAdapter(DefaultAdapter):
+    """``ADAPTER``: the default reading of the catalogue, with the shop's tiers named."""
+
+    def tier_name(self, tier):
+        return _("VIP") if tier == 1 else super().tier_name(tier)

@@ -7,6 +7,7 @@ one does; guests reach the one entry their signed token names.
 import csv
 from collections import defaultdict
 from contextlib import contextmanager
+from datetime import datetime
 from functools import reduce
 from itertools import islice
 from operator import attrgetter, or_
@@ -15,6 +16,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -278,10 +280,13 @@ EXPORT_COLUMNS = {
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_cell(value):
-    """A CSV cell that a spreadsheet will not run as a formula (phone numbers stay as they are)."""
+def csv_cell(value, zone=None):
+    """A CSV cell that a spreadsheet will not run as a formula (phone numbers stay as they are);
+    times in ``zone`` (default: the active time zone), as the API's JSON gives them."""
     if value is None:
         return ""
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value, zone)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     text = str(value)
@@ -297,15 +302,19 @@ class _Echo:
         return value
 
 
-def csv_lines(entries, chunk_size):
-    """The export, line by line: ``chunk_size`` rows in memory at a time, names loaded per chunk."""
+def csv_lines(entries, chunk_size, zone=None):
+    """The export, line by line: ``chunk_size`` rows in memory at a time, names loaded per chunk.
+
+    The response streams after the view has returned, when the request's time zone may no
+    longer be active: the view passes it in as ``zone``.
+    """
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_COLUMNS)
     rows = entries.iterator(chunk_size=chunk_size)
     while chunk := list(islice(rows, chunk_size)):
         prefetch_catalog(chunk)
         for entry in chunk:
-            yield writer.writerow([csv_cell(read(entry)) for read in EXPORT_COLUMNS.values()])
+            yield writer.writerow([csv_cell(read(entry), zone) for read in EXPORT_COLUMNS.values()])
 
 
 SUMMARY_BY = ("variant", "product")
@@ -374,7 +383,8 @@ class MerchantEntryViewSet(PlainNotFoundMixin, viewsets.ReadOnlyModelViewSet):
             .order_by("product_key", "variant_key", *DISPATCH_ORDER)
         )
         response = StreamingHttpResponse(
-            csv_lines(entries, self.export_chunk_size), content_type="text/csv; charset=utf-8"
+            csv_lines(entries, self.export_chunk_size, timezone.get_current_timezone()),
+            content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = 'attachment; filename="waitlist.csv"'
         return response

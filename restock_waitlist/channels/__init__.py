@@ -61,3 +61,10 @@ def in_send_order(names):
     """``names`` that are enabled, each once, in send order."""
     wanted = set(names)
     return [name for name in enabled_names() if name in wanted]
+
+
+def label_for(name):
+    """The label of channel ``name``; its name when it is no longer configured (an old entry)."""
+    if not isinstance(configured().get(name), dict):
+        return name
+    return get_channel(name).label

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -219,6 +219,19 @@ class TestExport:
         assert rows[0]["item_name"] == f"{variant.product.name} – {variant.name}"
         assert rows[1]["phone"] == "+821012345678"
         assert rows[1]["user"] == ""
+
+    def test_times_are_the_apis_local_times(self, merchant_api, settings, db):
+        """The export gives times as the JSON does: in the active time zone, even though the
+        response streams after the request (and its time zone) has ended."""
+        settings.TIME_ZONE = "UTC"
+        entry = factories.EntryFactory(created_at=datetime(2026, 1, 1, 0, 30, tzinfo=UTC))
+        with timezone.override("Asia/Seoul"):
+            listed = merchant_api.get(url("merchant-entry-list")).json()["results"][0]
+            response = merchant_api.get(url("merchant-entry-export"))
+        [row] = csv_rows(response)
+        assert row["id"] == str(entry.pk)
+        assert row["created_at"] == "2026-01-01T09:30:00+09:00"
+        assert listed["created_at"] == row["created_at"]
 
     def test_honours_filters_and_any_accept_header(self, merchant_api, db):
         kept = factories.EntryFactory(status=Status.NOTIFIED)

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import cache
 
 CHROMIUM = "/usr/bin/chromium"
@@ -104,3 +106,18 @@ def screenshot(request):
         return path
 
     return save
+
+
+@pytest.fixture
+def sign_in():
+    """``sign_in(driver, user)``: the browser's session becomes the user's, without a form."""
+
+    def sign_in(driver, user):
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        session["_auth_user_hash"] = user.get_session_auth_hash()
+        session.save()
+        driver.add_cookie({"name": "sessionid", "value": session.session_key, "path": "/"})
+
+    return sign_in

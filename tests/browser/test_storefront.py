@@ -3,8 +3,6 @@
 import time
 
 import pytest
-from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
@@ -47,15 +45,6 @@ def block(driver, variant):
 
 def status_text(driver, variant):
     return block(driver, variant).find_element(By.CSS_SELECTOR, "[data-rw-status]").text
-
-
-def sign_in(driver, user):
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.save()
-    driver.add_cookie({"name": "sessionid", "value": session.session_key, "path": "/"})
 
 
 def wait_for_mail(count=1, timeout=10):
@@ -109,7 +98,7 @@ def test_guest_joins_and_confirms(browser, shop, screenshot):
     assert entry.status == Status.WAITING
 
 
-def test_user_joins_sees_position_and_cancels(browser, shop, screenshot):
+def test_user_joins_sees_position_and_cancels(browser, shop, screenshot, sign_in):
     user = factories.UserFactory(username="bob")
     sign_in(browser, user)
     browser.get(shop["url"])
@@ -138,7 +127,7 @@ def test_user_joins_sees_position_and_cancels(browser, shop, screenshot):
     assert 'data-state="join"' in block(browser, shop["S"]).get_attribute("outerHTML")
 
 
-def test_without_javascript(browser_without_js, shop, screenshot):
+def test_without_javascript(browser_without_js, shop, screenshot, sign_in):
     browser = browser_without_js
     browser.get(shop["url"])
     size_l = block(browser, shop["L"])
