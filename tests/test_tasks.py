@@ -51,6 +51,7 @@ def test_schedules_command_is_idempotent():
         "restock_waitlist.tasks.reconcile_stock",
         "restock_waitlist.tasks.expire_unconfirmed",
         "restock_waitlist.tasks.send_due_confirmations",
+        "restock_waitlist.tasks.purge_old_records",
     }
 
 
