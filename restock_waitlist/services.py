@@ -170,6 +170,7 @@ def join_waitlist(
     timezone_name=None,
     consent=False,
     consent_source="",
+    enforce_limits=True,
 ):
     """Put a shopper in line for a product, or one variant of it; returns ``(entry, created)``.
 
@@ -178,9 +179,11 @@ def join_waitlist(
     writes nothing. A guest must give ``consent=True`` (they ticked the box whose wording
     is ``CONSENT_VERSION``); ``consent_source`` names the form or ``"api"``.
 
-    A guest's new entry is held back by the per-address limits (:func:`guest_join_allowed`);
-    the answer is then ``(None, False)``, and callers answer the guest exactly as for any
-    other join, so nobody learns whether an address is subscribed or limited.
+    A guest's new entry may be held back by the per-address limits
+    (:func:`guest_join_allowed`): the answer is then ``(None, False)``, and callers answer the
+    guest exactly as for any other join, so nobody learns whether an address is subscribed
+    or limited. Trusted code (an import of subscribers who already confirmed elsewhere)
+    passes ``enforce_limits=False``.
     """
     if isinstance(user, AnonymousUser):
         user = None
@@ -213,7 +216,7 @@ def join_waitlist(
     existing = _active_entry(subscriber_key, product_key, variant_key)
     if existing is not None:
         return existing, False
-    if user is None and not guest_join_allowed(email):
+    if user is None and enforce_limits and not guest_join_allowed(email):
         return None, False
 
     now = timezone.now()

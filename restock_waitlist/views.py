@@ -9,6 +9,8 @@ no CSRF token; a GET only asks, so link scanners never cancel anything. Those pa
 the language the shopper signed up in, whatever the device that opens the link.
 """
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
@@ -21,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from restock_waitlist import limits, links, services, storefront, tokens
 from restock_waitlist.adapters import get_adapter
+from restock_waitlist.conf import app_settings
 from restock_waitlist.forms import NotifyForm
 from restock_waitlist.models import StockWaitlist
 
@@ -33,13 +36,19 @@ def _entry_from_token(token, purpose):
     return StockWaitlist.objects.filter(pk=entry_id).first()
 
 
-def _page(request, template, context, *, entry=None, status=200):
-    """A page rendered now, in the entry's language when there is one (else the request's)."""
-    response = TemplateResponse(request, template, context, status=status)
+def _page(request, template, page_context, *, entry=None, status=200):
+    """A page behind a message link, rendered now in the entry's language when there is one
+    (else the request's). Its URL holds a token: no ``Referer`` takes it to another site, no cache
+    keeps it."""
+    site = app_settings.SITE_URL or ""
+    context = {"site_url": site or "/", "site_name": urlsplit(site).hostname or request.get_host()}
+    response = TemplateResponse(request, template, context | page_context, status=status)
     locale = _supported(entry.locale) if entry is not None else None
     with translation.override(locale or translation.get_language()):
         response.render()
         response["Content-Language"] = translation.get_language()
+    response["Referrer-Policy"] = "same-origin"
+    response["Cache-Control"] = "no-store"
     return response
 
 
