@@ -133,6 +133,13 @@ class TestJoinValidation:
         assert field in info.value.message_dict
         assert not StockWaitlist.objects.exists()
 
+    @pytest.mark.parametrize("consent", [False, None, ""])
+    def test_a_guest_needs_consent_on_every_path(self, variant, consent):
+        with pytest.raises(ValidationError) as info:
+            services.join_waitlist(variant.product, variant, email="a@example.com", consent=consent)
+        assert list(info.value.message_dict) == ["consent"]
+        assert not StockWaitlist.objects.exists()
+
     def test_variant_of_another_product(self, user, variant):
         other = factories.VariantFactory()
         with pytest.raises(ValidationError) as info:
