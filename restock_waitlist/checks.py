@@ -452,6 +452,16 @@ def _check_safety():
         errors.append(
             error("MAX_PENDING_PER_ADDRESS", "must be a whole number of at least 1.", "E056")
         )
+    backend = (getattr(settings, "CACHES", {}).get("default") or {}).get("BACKEND", "")
+    if backend.endswith(".DummyCache") and any(limits.rate(scope) for scope in limits.SCOPES):
+        errors.append(
+            checks.Warning(
+                f"{SETTINGS_NAME}['THROTTLE_RATES']: the default cache is a DummyCache, so the "
+                "abuse limits count nothing.",
+                hint="Use a cache shared by the web processes, e.g. Redis or Memcached.",
+                id="restock_waitlist.W051",
+            )
+        )
     retention = app_settings.RETENTION
     if retention is not None and not (isinstance(retention, timedelta) and retention > timedelta()):
         errors.append(error("RETENTION", "must be a positive datetime.timedelta, or None.", "E057"))

@@ -168,6 +168,11 @@ def test_safety_settings_name_the_key(settings, key, value, error_id):
     )
 
 
+def test_a_dummy_cache_is_a_warning(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    assert ("restock_waitlist.W051", "RESTOCK_WAITLIST['THROTTLE_RATES']") in found_ids(settings)
+
+
 @pytest.mark.parametrize(
     "override",
     [
