@@ -84,8 +84,14 @@ def _jsonable(value):
     return str(value)
 
 
+def as_named(*names):
+    """Export fields whose key is the attribute's own name."""
+    return {name: name for name in names}
+
+
 def _rows(objects, fields):
-    return [{name: _jsonable(read(obj)) for name, read in fields.items()} for obj in objects]
+    """``fields`` (exported key: attribute) of each object, JSON-ready."""
+    return [{key: _jsonable(getattr(obj, attr)) for key, attr in fields.items()} for obj in objects]
 
 
 class DataSection:
@@ -106,25 +112,16 @@ class EntriesSection(DataSection):
     """Waitlist entries: who waited for what, by which channels, in which language."""
 
     name = "entries"
+    #: Exported key: attribute of the entry.
     fields = {
-        "id": lambda e: e.pk,
-        "product": lambda e: e.product_key,
-        "variant": lambda e: e.variant_key,
-        "item_name": lambda e: e.catalog_label,
-        "status": lambda e: e.status,
-        "channels": lambda e: e.channels,
-        "email": lambda e: e.email,
-        "phone": lambda e: e.phone,
-        "user": lambda e: e.user_id,
-        "locale": lambda e: e.locale,
-        "time_zone": lambda e: e.time_zone,
-        "tier": lambda e: e.tier,
-        "created_at": lambda e: e.created_at,
-        "confirmed_at": lambda e: e.confirmed_at,
-        "notified_at": lambda e: e.notified_at,
-        "purchased_at": lambda e: e.purchased_at,
-        "cancelled_at": lambda e: e.cancelled_at,
-        "cancelled_by": lambda e: e.cancelled_by,
+        "id": "pk",
+        "product": "product_key",
+        "variant": "variant_key",
+        "item_name": "catalog_label",
+        "user": "user_id",
+        **as_named("status", "channels", "email", "phone", "locale", "time_zone", "tier"),
+        **as_named("created_at", "confirmed_at", "notified_at", "purchased_at", "cancelled_at"),
+        **as_named("cancelled_by"),
     }
 
     def export(self, subject):
@@ -145,12 +142,7 @@ class ConsentSection(DataSection):
     erasure (it no longer points at anyone once the entry is anonymised)."""
 
     name = "consent"
-    fields = {
-        "entry": lambda e: e.pk,
-        "consent_at": lambda e: e.consent_at,
-        "consent_source": lambda e: e.consent_source,
-        "consent_version": lambda e: e.consent_version,
-    }
+    fields = {"entry": "pk", **as_named("consent_at", "consent_source", "consent_version")}
 
     def export(self, subject):
         return _rows(subject.entries().order_by("created_at", "pk"), self.fields)
@@ -164,18 +156,11 @@ class NotificationsSection(DataSection):
 
     name = "notifications"
     fields = {
-        "id": lambda n: n.pk,
-        "entry": lambda n: n.entry_id,
-        "restock": lambda n: n.event_id,
-        "channel": lambda n: n.channel,
-        "wave": lambda n: n.wave,
-        "status": lambda n: n.status,
-        "attempts": lambda n: n.attempts,
-        "provider_message_id": lambda n: n.provider_message_id,
-        "error": lambda n: n.error,
-        "note": lambda n: n.note,
-        "created_at": lambda n: n.created_at,
-        "sent_at": lambda n: n.sent_at,
+        "id": "pk",
+        "entry": "entry_id",
+        "restock": "event_id",
+        **as_named("channel", "wave", "status", "attempts", "provider_message_id", "error"),
+        **as_named("note", "created_at", "sent_at"),
     }
 
     def export(self, subject):

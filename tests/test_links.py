@@ -37,17 +37,6 @@ def links_in(*texts):
     return [url for text in texts for url in URL_RE.findall(text)]
 
 
-@pytest.fixture
-def restock(django_capture_on_commit_callbacks):
-    def restock(variant, quantity=5):
-        stock = variant.stock_levels.first()
-        with django_capture_on_commit_callbacks(execute=True):
-            stock.quantity = quantity
-            stock.save()
-
-    return restock
-
-
 def join_and_confirm(variant, email, capture, **kwargs):
     with capture(execute=True):
         entry, _ = services.join_waitlist(

@@ -24,15 +24,14 @@ SendStatus = Notification.Status
 
 
 @pytest.fixture
-def restock(django_capture_on_commit_callbacks):
-    def restock(variant, quantity=5):
-        stock = variant.stock_levels.first()
-        with django_capture_on_commit_callbacks(execute=True):
-            stock.quantity = quantity
-            stock.save()
-        return RestockEvent.objects.order_by("-pk").first()
-
-    return restock
+def flaky_sms(settings):
+    """SMS through the test backend that fails as told, so a send can wait in the queue."""
+    channels = {
+        "sms": {"BACKEND": "tests.flaky.FlakyChannel", "OPTIONS": {"CONTACT_KIND": "phone"}}
+    }
+    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNELS": channels}
+    yield
+    flaky.failures.clear()
 
 
 @pytest.fixture
@@ -157,13 +156,7 @@ class TestErase:
         assert privacy.export_subscriber_data(email="jisoo@example.com")["entries"] == []
         assert StockWaitlist.objects.filter(email="other@example.com").count() == 1
 
-    def test_a_queued_retry_is_not_sent_after_erasure(
-        self, settings, variant, restock, django_capture_on_commit_callbacks
-    ):
-        channels = {
-            "sms": {"BACKEND": "tests.flaky.FlakyChannel", "OPTIONS": {"CONTACT_KIND": "phone"}}
-        }
-        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNELS": channels}
+    def test_a_queued_retry_is_not_sent_after_erasure(self, flaky_sms, variant, restock):
         entry = guest(variant, channels=["sms"])
         flaky.fail("+821012345678", "transient")
         restock(variant)
@@ -177,7 +170,6 @@ class TestErase:
         notification.refresh_from_db()
         assert notification.status == SendStatus.SKIPPED
         assert notification.error == privacy.ERASED_NOTE
-        flaky.failures.clear()
 
     def test_more_kinds_of_records_plug_in(self, monkeypatch, variant):
         """The extension point: e.g. the purchase records of the demand module."""
@@ -260,12 +252,8 @@ class TestDeletionsInFlight:
         assert (gone.status, kept.status) == (Status.CANCELLED, Status.NOTIFIED)
         assert not Task.objects.filter(success=False).exists()
 
-    def test_deleting_a_user_after_the_claim(self, variant, restock, held_tasks, settings):
+    def test_deleting_a_user_after_the_claim(self, variant, restock, held_tasks, flaky_sms):
         """The account goes between the claim and the send: its queued alert is stopped."""
-        channels = {
-            "sms": {"BACKEND": "tests.flaky.FlakyChannel", "OPTIONS": {"CONTACT_KIND": "phone"}}
-        }
-        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNELS": channels}
         leaving = factories.UserFactory()
         entry = factories.EntryFactory(
             variant=variant, user=leaving, channels=["sms"], phone="+821012345678"
@@ -282,7 +270,6 @@ class TestDeletionsInFlight:
         dispatch.requeue_notifications()
         held_tasks()
         assert Notification.objects.get(entry=entry).status == SendStatus.SKIPPED
-        flaky.failures.clear()
 
     def test_deleting_a_product_during_a_wave(self, variant, restock, held_tasks):
         """The shop deletes the product (its stock goes with it) while chunks are queued."""
@@ -313,15 +300,11 @@ class TestDeletionsInFlight:
         assert not Notification.objects.exists()
 
     def test_a_queued_retry_of_a_deleted_product_fails_for_good(
-        self, settings, variant, restock, monkeypatch
+        self, flaky_sms, variant, restock, monkeypatch
     ):
         from restock_waitlist import dispatch
         from restock_waitlist.adapters import DefaultAdapter
 
-        channels = {
-            "sms": {"BACKEND": "tests.flaky.FlakyChannel", "OPTIONS": {"CONTACT_KIND": "phone"}}
-        }
-        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNELS": channels}
         entry = guest(variant, channels=["sms"])
         flaky.fail("+821012345678", "transient")
         restock(variant, 1)
@@ -333,7 +316,6 @@ class TestDeletionsInFlight:
             SendStatus.FAILED,
             "The product no longer exists.",
         )
-        flaky.failures.clear()
 
 
 class TestRetention:
