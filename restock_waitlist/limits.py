@@ -52,9 +52,16 @@ def client_ip(request):
 
 
 def ip_bucket(address):
-    """The bucket an address is counted in: itself, or its /64 for IPv6."""
+    """The bucket an address is counted in: itself, or its /64 for IPv6. A port some
+    proxies append (``203.0.113.9:51234``, ``[2001:db8::1]:443``) is dropped: the client
+    picks its own port."""
+    host = address.strip()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return address
     if ip.version == 6:
