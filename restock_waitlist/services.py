@@ -14,9 +14,8 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from restock_waitlist import addresses, limits, signals
+from restock_waitlist import addresses, contacts, limits, signals
 from restock_waitlist import channels as registry
-from restock_waitlist import contacts
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.addresses import normalize_email
 from restock_waitlist.channels.base import CONFIRM, ChannelError, Outgoing, Result

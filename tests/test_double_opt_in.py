@@ -186,7 +186,9 @@ class TestTokens:
 class TestConfirmationMail:
     def test_a_task_run_twice_mails_once(self, variant, settings):
         settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "GUEST_DOUBLE_OPT_IN": True}
-        entry, _ = services.join_waitlist(variant.product, variant, email="once@example.com")
+        entry, _ = services.join_waitlist(
+            variant.product, variant, email="once@example.com", consent=True
+        )
         assert tasks.send_confirmation(str(entry.pk)) is True
         assert tasks.send_confirmation(str(entry.pk)) is False
         assert len(mail.outbox) == 1
@@ -200,7 +202,9 @@ class TestConfirmationMail:
             "OPTIONS": {"FROM_EMAIL": "Alerts <alerts@shop.example>"},
         }
         settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNELS": channels}
-        entry, _ = services.join_waitlist(variant.product, variant, email="from@example.com")
+        entry, _ = services.join_waitlist(
+            variant.product, variant, email="from@example.com", consent=True
+        )
         services.send_confirmation(entry.pk)
         [message] = mail.outbox
         assert message.from_email == "Alerts <alerts@shop.example>"
@@ -213,7 +217,9 @@ class TestConfirmationMail:
             **settings.RESTOCK_WAITLIST,
             "CHANNELS": {"email": {"BACKEND": "restock_waitlist.channels.locmem.LocmemChannel"}},
         }
-        entry, _ = services.join_waitlist(variant.product, variant, email="stand@example.com")
+        entry, _ = services.join_waitlist(
+            variant.product, variant, email="stand@example.com", consent=True
+        )
         services.send_confirmation(entry.pk)
         [sent] = locmem.outbox
         assert (sent.kind, sent.event_id, sent.contact) == ("confirm", None, "stand@example.com")
@@ -223,7 +229,9 @@ class TestConfirmationMail:
     def test_a_failed_send_is_retried_and_a_lost_one_found_again(
         self, variant, settings, monkeypatch
     ):
-        entry, _ = services.join_waitlist(variant.product, variant, email="down@example.com")
+        entry, _ = services.join_waitlist(
+            variant.product, variant, email="down@example.com", consent=True
+        )
         monkeypatch.setattr(
             EmailChannel, "send_batch", lambda self, messages: {None: Result(Result.TRANSIENT)}
         )

@@ -61,7 +61,7 @@ class TestNoAddressInLinks:
             phone="+821012345678",
         )
         settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNEL_STRATEGY": "all"}
-        restock(variant)
+        restock(variant, 5)
         confirmation, alert = mail.outbox
         html = [body for message in mail.outbox for body, _type in message.alternatives]
         headers = [message.extra_headers["List-Unsubscribe"] for message in mail.outbox]
@@ -144,7 +144,7 @@ class TestInternationalAddresses:
         first = join_and_confirm(variant, "anna@straße.de", django_capture_on_commit_callbacks)
         second = join_and_confirm(other, "Anna@Straße.de", django_capture_on_commit_callbacks)
         assert first.subscriber_key == second.subscriber_key
-        restock(variant)
+        restock(variant, 5)
         alert = mail.outbox[-1]
         assert alert.to == ["anna@xn--strae-oqa.de"]  # the real domain, not strasse.de
         link = next(u for u in links_in(alert.body) if "/unsubscribe-all/" in u)

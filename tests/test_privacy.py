@@ -80,7 +80,7 @@ class TestExport:
         account = factories.UserFactory(email="Jisoo@Example.com")
         as_user = factories.EntryFactory(variant=variant, user=account)
         factories.EntryFactory(variant=variant, user=None, email="someone@example.com")
-        restock(variant)
+        restock(variant, 5)
         data = privacy.export_subscriber_data(email="JISOO@example.com")
         json.dumps(data)  # ready for a file or an HTTP response
         assert data["subject"] == {"email": "JISOO@example.com", "user": None}
@@ -159,7 +159,7 @@ class TestErase:
     def test_a_queued_retry_is_not_sent_after_erasure(self, flaky_sms, variant, restock):
         entry = guest(variant, channels=["sms"])
         flaky.fail("+821012345678", "transient")
-        restock(variant)
+        restock(variant, 5)
         notification = Notification.objects.get(entry=entry)
         assert notification.status == SendStatus.QUEUED
         privacy.erase_subscriber_data(email="jisoo@example.com")
