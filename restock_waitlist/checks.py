@@ -3,11 +3,14 @@
 import numbers
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.urls import NoReverseMatch, reverse
 
+from restock_waitlist import addresses, limits
 from restock_waitlist.conf import DEFAULTS, SETTINGS_NAME, app_settings, import_cached
 
 TAG = "restock_waitlist"
@@ -50,6 +53,9 @@ def check_settings(app_configs=None, **kwargs):
     errors += _check_dispatch()
     errors += _check_channel_options()
     errors += _check_templates()
+    errors += _check_site_url()
+    errors += _check_urls()
+    errors += _check_safety()
     return errors
 
 
@@ -173,9 +179,19 @@ def _check_imports():
         if path is None and key == "PRIORITY":
             continue
         try:
-            import_cached(path)
+            imported = import_cached(path)
         except (ImproperlyConfigured, TypeError, ValueError) as exc:
             errors.append(error(key, f"{path!r} cannot be imported: {exc}", "E010"))
+            continue
+        if not callable(imported):
+            errors.append(
+                error(
+                    key,
+                    f"{path!r} is not callable.",
+                    "E053",
+                    hint="Give the dotted path of a class or function.",
+                )
+            )
     return errors
 
 
@@ -329,7 +345,7 @@ def _check_q_cluster():
     return []
 
 
-THROTTLE_SCOPES = ("restock_waitlist_join", "restock_waitlist_guest")
+THROTTLE_SCOPES = limits.SCOPES
 THROTTLE_RATE_RE = re.compile(r"^\d+/[smhd]\w*$")
 
 
@@ -360,4 +376,93 @@ def _check_throttle_rates():
                     hint="Give requests per period, e.g. '20/hour', or None for no limit.",
                 )
             )
+    return errors
+
+
+def _check_site_url():
+    """Links in messages are made absolute with ``SITE_URL``: without a usable one every
+    confirmation email fails and every restock alert is retried, then lost."""
+    site = app_settings.SITE_URL
+    hint = "Set it to the shop's public address with its scheme, e.g. 'https://shop.example'."
+    if not site:
+        return [error("SITE_URL", "is not set, so messages cannot carry links.", "E050", hint)]
+    parts = urlsplit(site) if isinstance(site, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return [error("SITE_URL", f"{site!r} is not an absolute http(s) URL.", "E051", hint)]
+    if parts.query or parts.fragment:
+        return [error("SITE_URL", f"{site!r} has a query or fragment.", "E051", hint)]
+    if parts.scheme == "http" and not settings.DEBUG and parts.hostname not in LOCAL_HOSTS:
+        return [
+            checks.Warning(
+                f"{SETTINGS_NAME}['SITE_URL'] = {site!r} is not https: the tokens in "
+                "confirmation and unsubscribe links would cross the network in clear.",
+                hint="Serve the shop over https and set SITE_URL to match.",
+                id="restock_waitlist.W050",
+            )
+        ]
+    return []
+
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _check_urls():
+    """The confirm and unsubscribe links point at the app's URLconf: it must be mounted."""
+    try:
+        reverse("restock_waitlist:confirm", args=["token"])
+    except NoReverseMatch:
+        return [
+            checks.Error(
+                "The app's URLs are not mounted: confirmation and unsubscribe links would "
+                "lead nowhere.",
+                hint="Add path('waitlist/', include('restock_waitlist.urls')) to your URLconf "
+                "(namespace 'restock_waitlist').",
+                id="restock_waitlist.E052",
+            )
+        ]
+    except Exception:  # a URLconf that fails to load is reported by Django's own checks
+        return []
+    return []
+
+
+def _check_safety():
+    """Phone region, proxies, the pending cap and retention."""
+    errors = []
+    region = app_settings.PHONE_REGION
+    if region is not None and not addresses.is_phone_region(region):
+        errors.append(
+            error(
+                "PHONE_REGION",
+                f"{region!r} is not a region code.",
+                "E054",
+                hint="An ISO 3166 code such as 'KR', or None to take international numbers only.",
+            )
+        )
+    proxies = app_settings.TRUSTED_PROXY_COUNT
+    if not isinstance(proxies, int) or isinstance(proxies, bool) or proxies < 0:
+        errors.append(
+            error(
+                "TRUSTED_PROXY_COUNT",
+                "must be the number of proxies in front of the app (0 or more).",
+                "E055",
+            )
+        )
+    cap = app_settings.MAX_PENDING_PER_ADDRESS
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+        errors.append(
+            error("MAX_PENDING_PER_ADDRESS", "must be a whole number of at least 1.", "E056")
+        )
+    backend = (getattr(settings, "CACHES", {}).get("default") or {}).get("BACKEND", "")
+    if backend.endswith(".DummyCache") and any(limits.rate(scope) for scope in limits.SCOPES):
+        errors.append(
+            checks.Warning(
+                f"{SETTINGS_NAME}['THROTTLE_RATES']: the default cache is a DummyCache, so the "
+                "abuse limits count nothing.",
+                hint="Use a cache shared by the web processes, e.g. Redis or Memcached.",
+                id="restock_waitlist.W051",
+            )
+        )
+    retention = app_settings.RETENTION
+    if retention is not None and not (isinstance(retention, timedelta) and retention > timedelta()):
+        errors.append(error("RETENTION", "must be a positive datetime.timedelta, or None.", "E057"))
     return errors

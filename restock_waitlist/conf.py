@@ -35,6 +35,7 @@ DEFAULTS = {
     "CONSENT_VERSION": "1",
     "TOKEN_MAX_AGE": timedelta(days=60),
     "SITE_URL": None,
+    "PHONE_REGION": None,
     # Storefront: the "Notify me" template tag.
     "BUTTON_TEMPLATE": "restock_waitlist/notify_button.html",
     "IN_STOCK_TEMPLATE": None,
@@ -52,8 +53,17 @@ DEFAULTS = {
     "RETRY_BACKOFF": timedelta(minutes=1),
     "STUCK_AFTER": timedelta(minutes=15),
     "Q_OPTIONS": {},
-    # API.
-    "THROTTLE_RATES": {"restock_waitlist_join": "20/hour", "restock_waitlist_guest": "60/hour"},
+    # Abuse limits (docs/security.rst): joins per user or client IP, new guest entries per
+    # address, guest-token requests per IP; unconfirmed entries per address.
+    "THROTTLE_RATES": {
+        "restock_waitlist_join": "20/hour",
+        "restock_waitlist_address": "10/day",
+        "restock_waitlist_guest": "60/hour",
+    },
+    "MAX_PENDING_PER_ADDRESS": 3,
+    "TRUSTED_PROXY_COUNT": 0,
+    # Data kept: ended entries and their notification logs are purged after this.
+    "RETENTION": timedelta(days=730),
 }
 
 

@@ -253,6 +253,10 @@ def send_chunk(event_id, wave, entry_ids):
     event = RestockEvent.objects.with_catalog().filter(pk=event_id).first()
     if event is None or event.status == EventStatus.SKIPPED:
         return 0
+    if event.product is None:
+        # The shop deleted the product mid-wave: nobody is claimed, nothing is sent.
+        _close(event, EventStatus.COMPLETED, "The product no longer exists.")
+        return 0
     if get_adapter().available_quantity(event.product_key, event.variant_key) <= 0:
         # Sold out: stop here; unclaimed waiters keep their place for the next restock.
         _close(event, EventStatus.COMPLETED, f"Sold out during wave {wave}.")
@@ -418,7 +422,9 @@ def _send(channel_name, rows):
     results, outgoing = {}, []
     for row in rows:
         contact = contacts.get(row.entry_id)
-        if contact:
+        if row.event.product is None:
+            results[row.pk] = Result(Result.PERMANENT, error="The product no longer exists.")
+        elif contact:
             outgoing.append(Outgoing(row.pk, row.entry, row.event, contact))
         else:
             results[row.pk] = Result(Result.NO_CONTACT, error=f"No {channel_name} contact.")

@@ -4,15 +4,14 @@ It checks what a browser can get wrong (a missing field, the consent box, a chan
 visitor was not offered); the services check everything else and name the field.
 """
 
-import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.forms.utils import pretty_name
 from django.utils.translation import gettext_lazy as _
 
 from restock_waitlist import storefront
-
-SOURCE_RE = re.compile(r"^[\w.:-]{1,64}$")
 
 
 class NotifyForm(forms.Form):
@@ -30,8 +29,8 @@ class NotifyForm(forms.Form):
         error_messages={"required": _("Tick the box to agree to the restock alert.")},
     )
     locale = forms.CharField(label=_("Language"), max_length=15, required=False)
-    time_zone = forms.CharField(max_length=64, required=False)
-    source = forms.CharField(max_length=64, required=False)
+    time_zone = forms.CharField(label=_("Time zone"), max_length=64, required=False)
+    source = forms.CharField(label=_("Form"), max_length=64, required=False)
 
     def __init__(self, *args, request, **kwargs):
         super().__init__(*args, **kwargs)
@@ -57,7 +56,7 @@ class NotifyForm(forms.Form):
 
     def clean_source(self):
         source = self.cleaned_data["source"]
-        return source if SOURCE_RE.match(source) else storefront.DEFAULT_SOURCE
+        return source if storefront.SOURCE_RE.match(source) else storefront.DEFAULT_SOURCE
 
     def join_kwargs(self):
         """Keyword arguments for :func:`restock_waitlist.services.join_waitlist`."""
@@ -71,20 +70,21 @@ class NotifyForm(forms.Form):
             "channels": data["channels"],
             "locale": data["locale"] or None,
             "timezone_name": data["time_zone"] or None,
+            "consent": bool(data.get("consent")),
             "consent_source": data["source"],
         }
 
     def error_messages_by_field(self, errors=None):
-        """``["Label: message", ...]`` for ``errors`` (the form's, or a service's dict)."""
+        """``["Label: message", ...]`` for ``errors`` (the form's, or a service's dict): every
+        message names its field, by its label or, for a field the form lacks, its name."""
         errors = self.errors if errors is None else errors
         messages = []
         for name, field_errors in errors.items():
             field = self.fields.get(name)
+            label = field.label if field is not None and field.label else pretty_name(name)
             for message in field_errors:
-                if field is None or name == "__all__":
+                if name == NON_FIELD_ERRORS:
                     messages.append(str(message))
                 else:
-                    messages.append(
-                        _("%(field)s: %(error)s") % {"field": field.label, "error": message}
-                    )
+                    messages.append(_("%(field)s: %(error)s") % {"field": label, "error": message})
         return messages

@@ -1,7 +1,10 @@
 """Absolute links for messages: purchase (attributed), confirm, unsubscribe.
 
 Messages leave the request cycle, so links are made absolute with
-``RESTOCK_WAITLIST["SITE_URL"]`` (e.g. ``"https://shop.example"``).
+``RESTOCK_WAITLIST["SITE_URL"]`` (e.g. ``"https://shop.example"``). Every link a message
+carries is built here from a :mod:`~restock_waitlist.tokens` token naming an entry: no link
+holds an address or a phone number (they end up in server logs, mail scanners and
+``Referer`` headers).
 """
 
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -61,6 +64,8 @@ def unsubscribe_url(entry):
     return absolute(unsubscribe_path(entry))
 
 
-def unsubscribe_all_url(email):
-    """Cancels every entry of one email address."""
-    return absolute(reverse("restock_waitlist:unsubscribe_all", args=[tokens.email_token(email)]))
+def unsubscribe_all_url(entry):
+    """Cancels every entry of this entry's email address; the link names the entry, never
+    the address."""
+    token = tokens.entry_token(entry, tokens.UNSUBSCRIBE_ALL)
+    return absolute(reverse("restock_waitlist:unsubscribe_all", args=[token]))

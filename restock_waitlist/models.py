@@ -79,12 +79,14 @@ class StockWaitlist(CatalogItemMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     product_key = models.CharField(_("product"), max_length=64)
     variant_key = models.CharField(_("variant"), max_length=64, blank=True, default="")
+    # A deleted account's entries are anonymised first (receivers, privacy), then unlinked:
+    # its waitlist history keeps counting.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("user"),
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
         related_name="restock_waitlist_entries",
     )
     email = models.EmailField(_("email"), blank=True)
@@ -138,7 +140,9 @@ class StockWaitlist(CatalogItemMixin, models.Model):
                 name="restock_waitlist_one_active_entry",
             ),
             models.CheckConstraint(
-                condition=Q(user__isnull=False) | ~Q(email=""),
+                condition=Q(user__isnull=False)
+                | ~Q(email="")
+                | Q(subscriber_key__startswith="erased:"),
                 name="restock_waitlist_entry_has_subscriber",
             ),
         ]

@@ -6,11 +6,12 @@ reconnected when that setting changes. The merchant's ``save()`` pays one query 
 goes from none to some.
 """
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_save, pre_delete, pre_save
 
-from restock_waitlist import services, signals
+from restock_waitlist import privacy, services, signals
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.conf import SETTINGS_NAME, app_settings
 from restock_waitlist.jobs import enqueue_on_commit
@@ -80,7 +81,14 @@ def enqueue_dispatch(sender, event, **kwargs):
     enqueue_on_commit("dispatch_restock", event.pk)
 
 
+def erase_deleted_account(sender, instance, **kwargs):
+    """A deleted account's entries are anonymised, not deleted, so what it waited for keeps
+    counting; its queued alerts are stopped (``StockWaitlist.user`` is then set null)."""
+    privacy.erase_subscriber_data(user=instance)
+
+
 def connect():
     connect_stock_receivers()
     setting_changed.connect(settings_changed, dispatch_uid=UID)
     signals.restock_detected.connect(enqueue_dispatch, dispatch_uid=UID)
+    pre_delete.connect(erase_deleted_account, sender=get_user_model(), dispatch_uid=UID)

@@ -2,21 +2,22 @@
 tags call these functions and do no waitlist work of their own.
 """
 
-import re
+import contextlib
+import logging
 from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from restock_waitlist import addresses, contacts, limits, signals
 from restock_waitlist import channels as registry
-from restock_waitlist import contacts, signals
 from restock_waitlist.adapters import get_adapter
+from restock_waitlist.addresses import normalize_email
 from restock_waitlist.channels.base import CONFIRM, ChannelError, Outgoing, Result
 from restock_waitlist.conf import app_settings
 from restock_waitlist.contacts import recipient_email
@@ -24,8 +25,7 @@ from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import RestockEvent, StockWaitlist
 from restock_waitlist.querysets import item_filter
 
-PHONE_RE = re.compile(r"^\+?[1-9]\d{6,14}$")
-PHONE_SEPARATORS_RE = re.compile(r"[\s\-().]")
+logger = logging.getLogger("restock_waitlist")
 
 Status = StockWaitlist.Status
 CancelledBy = StockWaitlist.CancelledBy
@@ -40,26 +40,10 @@ def _send_on_commit(signal, **kwargs):
 # Validation ---------------------------------------------------------------------------
 
 
-def normalize_email(email):
-    """A valid email address, trimmed, its domain lower-cased; raises ``ValidationError``."""
-    email = (email or "").strip()
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        raise ValidationError({"email": _("Enter a valid email address.")}, code="invalid") from exc
-    local, _at, domain = email.rpartition("@")
-    return f"{local}@{domain.lower()}"
-
-
 def normalize_phone(phone):
-    """A phone number in E.164 form (``+821012345678``); raises ``ValidationError``."""
-    digits = PHONE_SEPARATORS_RE.sub("", phone or "")
-    if not PHONE_RE.match(digits):
-        raise ValidationError(
-            {"phone": _("Enter a phone number in international format, e.g. +821012345678.")},
-            code="invalid",
-        )
-    return digits if digits.startswith("+") else f"+{digits}"
+    """A phone number in E.164 form (``+821012345678``), read with ``PHONE_REGION``; raises
+    ``ValidationError`` naming ``phone``. See :mod:`restock_waitlist.addresses`."""
+    return addresses.normalize_phone(phone, app_settings.PHONE_REGION)
 
 
 def normalize_channels(channels, *, user, email, phone):
@@ -132,7 +116,42 @@ def resolve_item(product, variant=None):
 
 
 def subscriber_key_for(user, email):
-    return f"user:{user.pk}" if user is not None else f"email:{email.casefold()}"
+    """``user:<pk>``, or ``email:<key>`` with the one email normalisation
+    (:func:`restock_waitlist.addresses.email_key`)."""
+    return f"user:{user.pk}" if user is not None else addresses.email_subscriber_key(email)
+
+
+#: The range a tier is stored in (``SmallIntegerField``, as PostgreSQL and MySQL store it).
+TIER_RANGE = (-32768, 32767)
+
+
+def tier_for(user):
+    """The user's tier from the adapter (``PRIORITY``). A priority that fails or returns a
+    tier the database cannot store is logged and gives the default tier: a join never fails
+    for it."""
+    default = StockWaitlist._meta.get_field("tier").default
+    try:
+        tier = int(get_adapter().priority_for(user))
+    except Exception:
+        logger.exception(
+            "RESTOCK_WAITLIST['PRIORITY'] failed for user %s; the entry gets tier %s.",
+            getattr(user, "pk", None),
+            default,
+        )
+        return default
+    low, high = TIER_RANGE
+    if not low <= tier <= high:
+        logger.error(
+            "RESTOCK_WAITLIST['PRIORITY'] gave tier %s for user %s, outside %s..%s; "
+            "the entry gets tier %s.",
+            tier,
+            getattr(user, "pk", None),
+            low,
+            high,
+            default,
+        )
+        return default
+    return tier
 
 
 # Joining and leaving --------------------------------------------------------------------
@@ -148,13 +167,22 @@ def join_waitlist(
     channels=None,
     locale=None,
     timezone_name=None,
+    consent=False,
     consent_source="",
+    enforce_limits=True,
 ):
     """Put a shopper in line for a product, or one variant of it; returns ``(entry, created)``.
 
     Idempotent: a repeat join, or a concurrent double submit, returns the one active entry
     with ``created=False``. Bad input raises ``ValidationError`` naming the field and
-    writes nothing.
+    writes nothing. A guest must give ``consent=True`` (they ticked the box whose wording
+    is ``CONSENT_VERSION``); ``consent_source`` names the form or ``"api"``.
+
+    A guest's new entry may be held back by the per-address limits
+    (:func:`guest_join_allowed`): the answer is then ``(None, False)``, and callers answer the
+    guest exactly as for any other join, so nobody learns whether an address is subscribed
+    or limited. Trusted code (an import of subscribers who already confirmed elsewhere)
+    passes ``enforce_limits=False``.
     """
     if isinstance(user, AnonymousUser):
         user = None
@@ -165,6 +193,8 @@ def join_waitlist(
         )
     email = normalize_email(email) if email else ""
     phone = normalize_phone(phone) if phone else ""
+    if user is None and consent is not True:
+        raise ValidationError({"consent": consent_required_message()}, code="required")
     channels = normalize_channels(channels, user=user, email=email, phone=phone)
     locale = normalize_locale(locale)
     time_zone = normalize_time_zone(timezone_name)
@@ -185,6 +215,8 @@ def join_waitlist(
     existing = _active_entry(subscriber_key, product_key, variant_key)
     if existing is not None:
         return existing, False
+    if user is None and enforce_limits and not guest_join_allowed(email):
+        return None, False
 
     now = timezone.now()
     entry = StockWaitlist(
@@ -195,7 +227,7 @@ def join_waitlist(
         phone=phone,
         subscriber_key=subscriber_key,
         channels=channels,
-        tier=adapter.priority_for(user),
+        tier=tier_for(user),
         status=Status.PENDING if needs_confirmation(user) else Status.WAITING,
         locale=locale,
         time_zone=time_zone,
@@ -217,6 +249,32 @@ def join_waitlist(
     if entry.status == Status.PENDING:
         request_confirmation(entry)
     return entry, True
+
+
+def consent_required_message():
+    return _("Tick the box to agree to the restock alert.")
+
+
+def guest_join_allowed(email):
+    """Whether a guest may get a new entry for this address: fewer than
+    ``MAX_PENDING_PER_ADDRESS`` unconfirmed ones, and within the ``restock_waitlist_address``
+    rate. Each new guest entry sends one confirmation email, so this bounds the mail an
+    address can be sent by strangers."""
+    key = addresses.email_subscriber_key(email)
+    cap = app_settings.MAX_PENDING_PER_ADDRESS
+    if cap is not None and needs_confirmation(None):
+        pending = StockWaitlist.objects.filter(
+            subscriber_key=key,
+            status=Status.PENDING,
+            created_at__gte=timezone.now() - app_settings.CONFIRMATION_EXPIRY,
+        ).count()
+        if pending >= cap:
+            logger.warning("A guest join was held back: %s unconfirmed entries.", pending)
+            return False
+    if not limits.new_guest_entry(addresses.email_key(email)).allowed:
+        logger.warning("A guest join was held back: the address's rate is used up.")
+        return False
+    return True
 
 
 def needs_confirmation(user):
@@ -296,15 +354,34 @@ def expire_unconfirmed():
     )
 
 
+def address_filter(email):
+    """``Q`` for every entry of one email address: guests' entries under it (subscriber
+    key), entries that stored it, and the entries of accounts whose address it is. The one
+    look-up by address: unsubscribe-all, export and erasure use it."""
+    query = Q(subscriber_key=addresses.email_subscriber_key(email))
+    for spelling in addresses.email_spellings(email):
+        query |= Q(email__iexact=spelling) | Q(user__email__iexact=spelling)
+    return query
+
+
 def leave_all_for_email(email):
     """Cancel every open entry of one email address (guest or account); returns how many."""
-    address = (email or "").strip()
-    if not address:
+    try:
+        query = address_filter(email)
+    except ValidationError:
         return 0
-    return cancel_entries(
-        StockWaitlist.objects.filter(Q(email__iexact=address) | Q(user__email__iexact=address)),
-        by=CancelledBy.SHOPPER,
-    )
+    return cancel_entries(StockWaitlist.objects.filter(query), by=CancelledBy.SHOPPER)
+
+
+def leave_all_of(entry):
+    """Cancel every open entry of this entry's subscriber and email address (the
+    unsubscribe-all link names one entry); returns how many."""
+    query = Q(subscriber_key=entry.subscriber_key)
+    address = recipient_email(entry)
+    if address:
+        with contextlib.suppress(ValidationError):
+            query |= address_filter(address)
+    return cancel_entries(StockWaitlist.objects.filter(query), by=CancelledBy.SHOPPER)
 
 
 def cancel_entries(entries, *, by):
@@ -459,3 +536,18 @@ def _create_restock_event(product_key, variant_key, quantity, previous_quantity,
     )
     _send_on_commit(signals.restock_detected, sender=RestockEvent, event=event)
     return event
+
+
+# Data rights ----------------------------------------------------------------------------
+
+#: Defined in :mod:`restock_waitlist.privacy`, which builds on this module.
+PRIVACY_FUNCTIONS = ("export_subscriber_data", "erase_subscriber_data", "purge_old_records")
+
+
+def __getattr__(name):
+    """``services.export_subscriber_data`` and friends, from :mod:`restock_waitlist.privacy`."""
+    if name in PRIVACY_FUNCTIONS:
+        from restock_waitlist import privacy
+
+        return getattr(privacy, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

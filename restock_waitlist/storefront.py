@@ -24,6 +24,8 @@ SHOWN_STATUSES = (*StockWaitlist.ACTIVE_STATUSES, StockWaitlist.Status.NOTIFIED)
 
 #: ``consent_source`` of the button's form unless the template names its own.
 DEFAULT_SOURCE = "notify_button"
+#: What a form may call itself in the consent record.
+SOURCE_RE = re.compile(r"^[\w.:-]{1,64}$")
 
 REQUEST_CACHE = "_restock_waitlist_storefront"
 UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
@@ -241,6 +243,10 @@ def joined_message(item_name, *, is_guest, created=True, position=None):
     else:
         message = _("You were already on the list for %(item)s. You are #%(position)s in line.")
     return message % {"item": item_name, "position": position}
+
+
+def throttled_message():
+    return _("Too many requests from this connection. Please try again later.")
 
 
 def cancelled_message(item_name):

@@ -1,6 +1,6 @@
 """django-q2 entry points. Thin: ids in, services called; each is safe to run twice."""
 
-from restock_waitlist import dispatch, services
+from restock_waitlist import dispatch, privacy, services
 
 
 def send_confirmation(entry_id):
@@ -16,6 +16,11 @@ def send_due_confirmations():
 def expire_unconfirmed():
     """Periodic: expire guest entries never confirmed."""
     return services.expire_unconfirmed()
+
+
+def purge_old_records():
+    """Periodic: delete ended entries and their logs older than ``RETENTION``."""
+    return privacy.purge_old_records()
 
 
 # Dispatch (restock_waitlist.dispatch) ------------------------------------------------------

@@ -1,7 +1,9 @@
-"""Signed, expiring tokens for links in messages: one purpose, one entry (or one email) each.
+"""Signed, expiring tokens for links in messages: one purpose and one entry each.
 
 A token for one entry is useless for any other entry and for any other purpose: the
-entry id and the purpose are inside the signed payload.
+entry id and the purpose are inside the signed payload. Signed is not encrypted: anyone
+holding a link can read its payload, so a payload holds an entry id (a random UUID) and a
+purpose, never an address or a phone number.
 """
 
 import uuid
@@ -19,7 +21,7 @@ MANAGE = "manage"
 CONFIRM = "confirm"
 #: The purchase link of a notification, for attribution.
 PURCHASE = "purchase"
-#: Cancel every entry of one email address.
+#: Cancel every entry of the address of one entry.
 UNSUBSCRIBE_ALL = "unsubscribe_all"
 
 
@@ -47,16 +49,15 @@ def entry_id_from_token(token, purpose):
         raise BadToken(_("The link is not valid.")) from exc
 
 
-def email_token(email):
-    """A token to cancel every entry of one email address."""
-    return signing.dumps({"m": email.casefold(), "p": UNSUBSCRIBE_ALL}, salt=SALT, compress=True)
-
-
-def email_from_token(token):
-    payload = _load(token, UNSUBSCRIBE_ALL)
-    if not isinstance(payload.get("m"), str):
-        raise BadToken(_("The link is not valid."))
-    return payload["m"]
+def legacy_email_from_token(token):
+    """The address in an unsubscribe-all link made before 0.2 (which carried it in clear),
+    or ``None`` for any other token; such links work until ``TOKEN_MAX_AGE`` ends them."""
+    try:
+        payload = _load(token, UNSUBSCRIBE_ALL)
+    except BadToken:
+        return None
+    email = payload.get("m")
+    return email if isinstance(email, str) and "e" not in payload else None
 
 
 def _load(token, purpose):

@@ -24,7 +24,11 @@ trap cleanup EXIT INT TERM
 cat >"$WORK/schemathesis_settings.py" <<'PY'
 from example_project.settings import *  # noqa: F403
 
-RESTOCK_WAITLIST = {**RESTOCK_WAITLIST, "THROTTLE_RATES": {}}  # noqa: F405
+RESTOCK_WAITLIST = {  # noqa: F405
+    **RESTOCK_WAITLIST,  # noqa: F405
+    "THROTTLE_RATES": dict.fromkeys(RESTOCK_WAITLIST["THROTTLE_RATES"]),  # noqa: F405
+    "MAX_PENDING_PER_ADDRESS": None,
+}
 PY
 export EXAMPLE_DB="$WORK/db.sqlite3" PYTHONPATH="$WORK" DJANGO_SETTINGS_MODULE=schemathesis_settings
 

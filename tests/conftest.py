@@ -2,6 +2,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django_q.models import Task
 
@@ -65,6 +66,14 @@ def product(variant):
 def gadget_settings(settings):
     settings.RESTOCK_WAITLIST = settings.GADGET_SETTINGS
     return settings.RESTOCK_WAITLIST
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits():
+    """Rate-limit counters live in the cache; each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from restock_waitlist.addresses import email_subscriber_key
 from restock_waitlist.models import RestockEvent, StockWaitlist
 from tests.testshop.models import Gadget, GadgetStock, Product, StockLevel, Variant
 
@@ -69,7 +70,7 @@ class EntryFactory(factory.django.DjangoModelFactory):
     product_key = factory.LazyAttribute(lambda e: str(e.variant.product_id))
     variant_key = factory.LazyAttribute(lambda e: str(e.variant.pk))
     subscriber_key = factory.LazyAttribute(
-        lambda e: f"user:{e.user.pk}" if e.user else f"email:{e.email.casefold()}"
+        lambda e: f"user:{e.user.pk}" if e.user else email_subscriber_key(e.email)
     )
     channels = factory.LazyFunction(lambda: ["email"])
     status = StockWaitlist.Status.WAITING

@@ -111,4 +111,5 @@ GADGET_SETTINGS = {
     "STOCK_VARIANT": None,
     "STOCK_AVAILABLE": "tests.testshop.models.gadget_available",
     "CHANNELS": {"email": {"BACKEND": "restock_waitlist.channels.email.EmailChannel"}},
+    "SITE_URL": "https://shop.example",
 }

@@ -62,7 +62,7 @@ def unsubscribe_link(client, user, entries):
 
 
 def unsubscribe_all_link(client, user, entries):
-    client.post(urlsplit(links.unsubscribe_all_url(entries[0].email or user.email)).path)
+    client.post(urlsplit(links.unsubscribe_all_url(entries[0])).path)
 
 
 def admin_action(client, user, entries):

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from restock_waitlist.checks import check_settings
@@ -64,3 +66,121 @@ def test_unknown_key_is_a_warning(settings):
 def test_setting_must_be_a_dict(settings):
     settings.RESTOCK_WAITLIST = ["PRODUCT_MODEL"]
     assert [e.id for e in check_settings()] == ["restock_waitlist.E000"]
+
+
+# Issue #12: misconfigurations found only when a message was sent -----------------------
+
+
+def found_ids(settings, **override):
+    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, **override}
+    return {(e.id, e.msg.split(":", 1)[0]) for e in check_settings()}
+
+
+@pytest.mark.parametrize(
+    ("site_url", "error_id"),
+    [
+        (None, "restock_waitlist.E050"),
+        ("", "restock_waitlist.E050"),
+        ("/shop", "restock_waitlist.E051"),
+        ("shop.example", "restock_waitlist.E051"),
+        ("//shop.example", "restock_waitlist.E051"),
+        ("ftp://shop.example", "restock_waitlist.E051"),
+        ("https://", "restock_waitlist.E051"),
+        ("https://shop.example/?utm=1", "restock_waitlist.E051"),
+    ],
+)
+def test_site_url_must_be_an_absolute_url(settings, site_url, error_id):
+    assert (error_id, "RESTOCK_WAITLIST['SITE_URL']") in found_ids(settings, SITE_URL=site_url)
+
+
+def test_manage_py_check_fails_without_site_url(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "SITE_URL": None}
+    with pytest.raises(SystemCheckError, match=r"restock_waitlist\.E050"):
+        call_command("check")
+
+
+@pytest.mark.parametrize(("debug", "warned"), [(False, True), (True, False)])
+def test_plain_http_site_url_is_a_warning_in_production(settings, debug, warned):
+    settings.DEBUG = debug
+    ids = {error_id for error_id, _key in found_ids(settings, SITE_URL="http://shop.example")}
+    assert ("restock_waitlist.W050" in ids) is warned
+
+
+def test_local_http_site_url_is_fine(settings):
+    assert found_ids(settings, SITE_URL="http://127.0.0.1:8000") == set()
+
+
+def test_the_apps_urls_must_be_mounted(settings):
+    settings.ROOT_URLCONF = "tests.urls_without_app"
+    [error] = [e for e in check_settings() if e.id == "restock_waitlist.E052"]
+    assert "restock_waitlist.urls" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "error_id"),
+    [
+        ("ADAPTER", "tests.nowhere.Adapter", "E010"),
+        ("ADAPTER", "tests.testshop.priority.NOT_CALLABLE", "E053"),
+        ("POLICY", "tests.nowhere.Policy", "E010"),
+        ("POLICY", "tests.testshop.priority.NOT_CALLABLE", "E053"),
+        ("PRIORITY", "tests.nowhere.tier", "E010"),
+        ("PRIORITY", "tests.testshop.priority.NOT_CALLABLE", "E053"),
+        ("CONTACT_RESOLVER", "tests.nowhere.resolve", "E015"),
+        ("CONTACT_RESOLVER", "tests.testshop.priority.NOT_CALLABLE", "E015"),
+        ("STOCK_AVAILABLE", "tests.nowhere.available", "E006"),
+        ("STOCK_AVAILABLE", "tests.testshop.priority.NOT_CALLABLE", "E006"),
+    ],
+)
+def test_every_dotted_path_must_import_and_be_callable(settings, key, value, error_id):
+    assert (f"restock_waitlist.{error_id}", f"RESTOCK_WAITLIST['{key}']") in found_ids(
+        settings, **{key: value}
+    )
+
+
+@pytest.mark.parametrize(
+    "backend", ["tests.nowhere.Channel", "tests.testshop.priority.NOT_CALLABLE"]
+)
+def test_channel_backends_must_import_and_be_channels(settings, backend):
+    channels = {"email": {"BACKEND": backend}}
+    found = found_ids(settings, CHANNELS=channels, DEFAULT_CHANNELS=["email"])
+    assert ("restock_waitlist.E013", "RESTOCK_WAITLIST['CHANNELS']") in found
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "error_id"),
+    [
+        ("PHONE_REGION", "XX", "E054"),
+        ("PHONE_REGION", 82, "E054"),
+        ("TRUSTED_PROXY_COUNT", -1, "E055"),
+        ("TRUSTED_PROXY_COUNT", "1", "E055"),
+        ("MAX_PENDING_PER_ADDRESS", 0, "E056"),
+        ("RETENTION", 730, "E057"),
+        ("RETENTION", timedelta(0), "E057"),
+        ("THROTTLE_RATES", {"restock_waitlist_address": "often"}, "E030"),
+    ],
+)
+def test_safety_settings_name_the_key(settings, key, value, error_id):
+    assert (f"restock_waitlist.{error_id}", f"RESTOCK_WAITLIST['{key}']") in found_ids(
+        settings, **{key: value}
+    )
+
+
+def test_a_dummy_cache_is_a_warning(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    assert ("restock_waitlist.W051", "RESTOCK_WAITLIST['THROTTLE_RATES']") in found_ids(settings)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"PHONE_REGION": "KR"},
+        {"TRUSTED_PROXY_COUNT": 2},
+        {"MAX_PENDING_PER_ADDRESS": None},
+        {"RETENTION": None},
+    ],
+)
+def test_good_safety_settings_pass(settings, override):
+    assert found_ids(settings, **override) == set()

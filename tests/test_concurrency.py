@@ -52,7 +52,10 @@ def test_concurrent_joins_leave_one_row(variant_given):
 def test_concurrent_guest_joins_leave_one_row():
     variant = factories.StockLevelFactory(quantity=0).variant
     join_at_once(
-        3, lambda: services.join_waitlist(variant.product, variant, email="kim@example.com")
+        3,
+        lambda: services.join_waitlist(
+            variant.product, variant, email="kim@example.com", consent=True
+        ),
     )
     assert StockWaitlist.objects.count() == 1
 

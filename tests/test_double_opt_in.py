@@ -23,7 +23,9 @@ def test_guest_entry_is_pending_and_confirmation_mailed(
     variant, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        entry, created = services.join_waitlist(variant.product, variant, email="kim@example.com")
+        entry, created = services.join_waitlist(
+            variant.product, variant, email="kim@example.com", consent=True
+        )
     assert created and entry.status == Status.PENDING
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -37,7 +39,9 @@ def test_guest_entry_is_pending_and_confirmation_mailed(
 
 def test_confirmation_mail_in_the_guests_language(variant, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.join_waitlist(variant.product, variant, email="lee@example.com", locale="ko")
+        services.join_waitlist(
+            variant.product, variant, email="lee@example.com", locale="ko", consent=True
+        )
     assert "재입고" in mail.outbox[0].subject
 
 
@@ -50,19 +54,25 @@ def test_users_skip_confirmation(user, variant, django_capture_on_commit_callbac
 
 def test_setting_turns_double_opt_in_off(variant, settings):
     settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "GUEST_DOUBLE_OPT_IN": False}
-    entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
+    entry, _ = services.join_waitlist(
+        variant.product, variant, email="kim@example.com", consent=True
+    )
     assert entry.status == Status.WAITING
 
 
 def test_confirm_and_confirm_again(variant):
-    entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
+    entry, _ = services.join_waitlist(
+        variant.product, variant, email="kim@example.com", consent=True
+    )
     assert services.confirm_entry(entry.pk).status == Status.WAITING
     confirmed_at = StockWaitlist.objects.get(pk=entry.pk).confirmed_at
     assert services.confirm_entry(entry.pk).confirmed_at == confirmed_at
 
 
 def test_late_confirmation_expires_the_entry(variant):
-    entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
+    entry, _ = services.join_waitlist(
+        variant.product, variant, email="kim@example.com", consent=True
+    )
     StockWaitlist.objects.filter(pk=entry.pk).update(created_at=timezone.now() - timedelta(days=3))
     assert services.confirm_entry(entry.pk).status == Status.EXPIRED
 
@@ -86,7 +96,9 @@ def test_expire_unconfirmed(variant):
 
 class TestConfirmView:
     def test_get_asks_post_confirms(self, client, variant):
-        entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
+        entry, _ = services.join_waitlist(
+            variant.product, variant, email="kim@example.com", consent=True
+        )
         url = f"/waitlist/confirm/{tokens.entry_token(entry, tokens.CONFIRM)}/"
         response = client.get(url)
         assert response.status_code == 200 and b"<form" in response.content
@@ -98,7 +110,9 @@ class TestConfirmView:
         assert entry.status == Status.WAITING
 
     def test_token_of_another_purpose_or_tampered(self, client, variant):
-        entry, _ = services.join_waitlist(variant.product, variant, email="kim@example.com")
+        entry, _ = services.join_waitlist(
+            variant.product, variant, email="kim@example.com", consent=True
+        )
         for token in (
             tokens.entry_token(entry, tokens.MANAGE),
             "x" + tokens.entry_token(entry, tokens.CONFIRM),
@@ -139,9 +153,8 @@ class TestUnsubscribeViews:
         as_user = factories.EntryFactory(variant=variant, user=user)
         as_guest = factories.EntryFactory(user=None, email="KIM@example.com")
         someone_else = factories.EntryFactory(variant=variant)
-        response = client.post(
-            f"/waitlist/unsubscribe-all/{tokens.email_token('kim@example.com')}/"
-        )
+        token = tokens.entry_token(as_guest, tokens.UNSUBSCRIBE_ALL)
+        response = client.post(f"/waitlist/unsubscribe-all/{token}/")
         assert response.status_code == 200
         statuses = {e.pk: e.status for e in StockWaitlist.objects.all()}
         assert statuses == {
@@ -173,7 +186,9 @@ class TestTokens:
 class TestConfirmationMail:
     def test_a_task_run_twice_mails_once(self, variant, settings):
         settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "GUEST_DOUBLE_OPT_IN": True}
-        entry, _ = services.join_waitlist(variant.product, variant, email="once@example.com")
+        entry, _ = services.join_waitlist(
+            variant.product, variant, email="once@example.com", consent=True
+        )
         assert tasks.send_confirmation(str(entry.pk)) is True
         assert tasks.send_confirmation(str(entry.pk)) is False
         assert len(mail.outbox) == 1
@@ -187,7 +202,9 @@ class TestConfirmationMail:
             "OPTIONS": {"FROM_EMAIL": "Alerts <alerts@shop.example>"},
         }
         settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNELS": channels}
-        entry, _ = services.join_waitlist(variant.product, variant, email="from@example.com")
+        entry, _ = services.join_waitlist(
+            variant.product, variant, email="from@example.com", consent=True
+        )
         services.send_confirmation(entry.pk)
         [message] = mail.outbox
         assert message.from_email == "Alerts <alerts@shop.example>"
@@ -200,7 +217,9 @@ class TestConfirmationMail:
             **settings.RESTOCK_WAITLIST,
             "CHANNELS": {"email": {"BACKEND": "restock_waitlist.channels.locmem.LocmemChannel"}},
         }
-        entry, _ = services.join_waitlist(variant.product, variant, email="stand@example.com")
+        entry, _ = services.join_waitlist(
+            variant.product, variant, email="stand@example.com", consent=True
+        )
         services.send_confirmation(entry.pk)
         [sent] = locmem.outbox
         assert (sent.kind, sent.event_id, sent.contact) == ("confirm", None, "stand@example.com")
@@ -210,7 +229,9 @@ class TestConfirmationMail:
     def test_a_failed_send_is_retried_and_a_lost_one_found_again(
         self, variant, settings, monkeypatch
     ):
-        entry, _ = services.join_waitlist(variant.product, variant, email="down@example.com")
+        entry, _ = services.join_waitlist(
+            variant.product, variant, email="down@example.com", consent=True
+        )
         monkeypatch.setattr(
             EmailChannel, "send_batch", lambda self, messages: {None: Result(Result.TRANSIENT)}
         )

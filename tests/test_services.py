@@ -68,6 +68,7 @@ class TestJoin:
             email=" Kim@Example.COM ",
             phone="+82 10-1234-5678",
             channels=["sms", "email"],
+            consent=True,
         )
         assert created
         assert entry.user is None
@@ -76,8 +77,10 @@ class TestJoin:
         assert entry.channels == ["email", "sms"]  # CHANNEL_ORDER: push, email, sms
 
     def test_guest_email_is_matched_case_insensitively(self, variant):
-        services.join_waitlist(variant.product, variant, email="kim@example.com")
-        _, created = services.join_waitlist(variant.product, variant, email="KIM@example.com")
+        services.join_waitlist(variant.product, variant, email="kim@example.com", consent=True)
+        _, created = services.join_waitlist(
+            variant.product, variant, email="KIM@example.com", consent=True
+        )
         assert not created
 
     def test_vip_tier_comes_from_priority_setting(self, vip, variant):
@@ -126,8 +129,15 @@ class TestJoinValidation:
     )
     def test_bad_input_names_the_field_and_writes_nothing(self, variant, kwargs, field):
         with pytest.raises(ValidationError) as info:
-            services.join_waitlist(variant.product, variant, **kwargs)
+            services.join_waitlist(variant.product, variant, consent=True, **kwargs)
         assert field in info.value.message_dict
+        assert not StockWaitlist.objects.exists()
+
+    @pytest.mark.parametrize("consent", [False, None, ""])
+    def test_a_guest_needs_consent_on_every_path(self, variant, consent):
+        with pytest.raises(ValidationError) as info:
+            services.join_waitlist(variant.product, variant, email="a@example.com", consent=consent)
+        assert list(info.value.message_dict) == ["consent"]
         assert not StockWaitlist.objects.exists()
 
     def test_variant_of_another_product(self, user, variant):

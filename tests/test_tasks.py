@@ -33,11 +33,11 @@ def command(*args):
 
 def test_schedules_command_is_idempotent():
     first = command("restock_waitlist_schedules")
-    assert first.count("Created schedule") == 5
+    assert first.count("Created schedule") == 6
     Schedule.objects.filter(name="restock_waitlist: retries").update(minutes=9)
     second = command("restock_waitlist_schedules")
-    assert second.count("Updated schedule") == 5
-    assert Schedule.objects.count() == 5
+    assert second.count("Updated schedule") == 6
+    assert Schedule.objects.count() == 6
     retries = Schedule.objects.get(name="restock_waitlist: retries")
     assert (retries.func, retries.schedule_type, retries.minutes, retries.repeats) == (
         "restock_waitlist.tasks.requeue_notifications",
@@ -51,6 +51,7 @@ def test_schedules_command_is_idempotent():
         "restock_waitlist.tasks.reconcile_stock",
         "restock_waitlist.tasks.expire_unconfirmed",
         "restock_waitlist.tasks.send_due_confirmations",
+        "restock_waitlist.tasks.purge_old_records",
     }
 
 

@@ -44,7 +44,8 @@ WSGI_APPLICATION = "example_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # templates/restock_waitlist/page.html gives the app's pages the shop's layout.
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -118,8 +119,16 @@ RESTOCK_WAITLIST = {
         },
     },
     "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000"),
-    # Joins and guest-token requests per user (or per address for guests).
-    "THROTTLE_RATES": {"restock_waitlist_join": "20/hour", "restock_waitlist_guest": "60/hour"},
+    # Numbers typed without +82 are read as Korean ones.
+    "PHONE_REGION": "KR",
+    # Joins per user or client IP, new guest entries per address, guest-token requests per IP.
+    "THROTTLE_RATES": {
+        "restock_waitlist_join": "20/hour",
+        "restock_waitlist_address": "10/day",
+        "restock_waitlist_guest": "60/hour",
+    },
+    # No proxy in front of runserver; behind one load balancer this would be 1.
+    "TRUSTED_PROXY_COUNT": 0,
 }
 
 REST_FRAMEWORK = {

@@ -2,6 +2,7 @@
 merchants (staff with the model permissions) everything."""
 
 from rest_framework import permissions
+from rest_framework.authentication import CSRFCheck
 from rest_framework.exceptions import PermissionDenied
 
 from restock_waitlist import tokens
@@ -37,6 +38,30 @@ class IsShopperOrTokenHolder(permissions.BasePermission):
         if view.action == "create":
             return True
         return bool(request.user and request.user.is_authenticated) or bool(token_from(request))
+
+
+def is_json(request):
+    media_type = (request.content_type or "").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+class FormPostsNeedCsrf(permissions.BasePermission):
+    """An anonymous POST that is not JSON (form-encoded, multipart, plain text) needs the
+    CSRF token, as the app's views do: any page on the web can make a browser send one, and
+    the visitor's IP would pay for the join. JSON needs a CORS preflight, so apps and
+    ``notify.js`` post JSON without one; session users are checked by DRF's
+    ``SessionAuthentication``."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        if request.method != "POST" or (user and user.is_authenticated) or is_json(request):
+            return True
+        check = CSRFCheck(lambda _request: None)
+        check.process_request(request)
+        reason = check.process_view(request, None, (), {})
+        if reason:
+            raise PermissionDenied(f"CSRF Failed: {reason}")
+        return True
 
 
 class IsMerchant(permissions.DjangoModelPermissions):

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from restock_waitlist import channels as registry
+from restock_waitlist import storefront
 from restock_waitlist.conf import app_settings
 from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
 
@@ -131,6 +132,21 @@ class JoinSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=64,
         help_text=_("IANA time zone, e.g. Asia/Seoul, for quiet hours."),
+    )
+    consent = serializers.BooleanField(
+        required=False,
+        help_text=_(
+            "Required for guests: true once they agreed to the alert (the wording of your "
+            "consent box, whose version is CONSENT_VERSION)."
+        ),
+    )
+    source = serializers.RegexField(
+        storefront.SOURCE_RE,
+        required=False,
+        help_text=_(
+            "The form the shopper joined from, for the consent record (e.g. product_page); "
+            "omit for api."
+        ),
     )
 
 

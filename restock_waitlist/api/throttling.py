@@ -1,34 +1,39 @@
-"""Scoped throttles whose rates come from ``RESTOCK_WAITLIST["THROTTLE_RATES"]``.
+"""Scoped throttles over :mod:`restock_waitlist.limits`, with rates from ``THROTTLE_RATES``.
 
-DRF's own ``DEFAULT_THROTTLE_RATES`` is read once at import; these read ours on every
-request, so ``override_settings`` and per-deployment settings just work. A scope set to
-``None`` (or left out) is not throttled.
+DRF's own ``DEFAULT_THROTTLE_RATES`` and ``NUM_PROXIES`` are read once at import and trust a
+client-sent ``X-Forwarded-For``; these read our settings on every request and count with the
+same client address and the same counters as the app's views, so a visitor gets one budget
+whichever path they take. A scope set to ``None`` is not throttled.
 """
 
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
-from restock_waitlist.conf import app_settings
+from restock_waitlist import limits
 
 
-class WaitlistRateThrottle(SimpleRateThrottle):
-    """Counts per signed-in user, or per client address for guests."""
+class WaitlistRateThrottle(BaseThrottle):
+    """Counts per signed-in user, or per client IP (``TRUSTED_PROXY_COUNT``) for guests."""
 
-    def get_rate(self):
-        return (app_settings.THROTTLE_RATES or {}).get(self.scope)
+    scope = None
 
-    def get_cache_key(self, request, view):
-        user = request.user
-        ident = f"user-{user.pk}" if user and user.is_authenticated else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+    def allow_request(self, request, view):
+        self.verdict = limits.hit(self.scope, limits.request_ident(request))
+        return self.verdict.allowed
+
+    def get_ident(self, request):
+        return limits.client_ip(request)
+
+    def wait(self):
+        return self.verdict.retry_after
 
 
 class JoinRateThrottle(WaitlistRateThrottle):
-    """Joins (``POST entries/``), by shoppers and guests."""
+    """Joins (``POST entries/``), by shoppers and guests; shared with the join view."""
 
-    scope = "restock_waitlist_join"
+    scope = limits.JOIN
 
 
 class GuestRateThrottle(WaitlistRateThrottle):
     """Requests that carry a guest token."""
 
-    scope = "restock_waitlist_guest"
+    scope = limits.GUEST

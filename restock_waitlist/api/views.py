@@ -29,9 +29,11 @@ from rest_framework.settings import api_settings
 from restock_waitlist import services
 from restock_waitlist.adapters import prefetch_catalog
 from restock_waitlist.api.filters import EntryFilter, OwnEntryFilter, RestockEventFilter
+from restock_waitlist.api.parsers import PARSER_CLASSES
 from restock_waitlist.api.permissions import (
     TOKEN_HEADER,
     TOKEN_PARAM,
+    FormPostsNeedCsrf,
     IsMerchant,
     IsShopperOrTokenHolder,
     token_entry_id,
@@ -63,7 +65,7 @@ from restock_waitlist.contacts import recipient_email
 from restock_waitlist.models import CatalogItemMixin, Notification, RestockEvent, StockWaitlist
 from restock_waitlist.querysets import DISPATCH_ORDER
 
-#: ``consent_source`` of entries joined through the API.
+#: ``consent_source`` of entries joined through the API that name no form of their own.
 CONSENT_SOURCE = "api"
 
 TOKEN_PARAMETERS = [
@@ -138,7 +140,8 @@ class EntryViewSet(
 
     serializer_class = EntrySerializer
     lookup_value_regex = LOOKUP_VALUE_REGEX
-    permission_classes = [IsShopperOrTokenHolder]
+    parser_classes = PARSER_CLASSES
+    permission_classes = [FormPostsNeedCsrf, IsShopperOrTokenHolder]
     filter_backends = [OwnEntryFilter]
     pagination_class = WaitlistPagination
     schema = waitlist_schema()
@@ -182,10 +185,14 @@ class EntryViewSet(
         """Signed-in: 201 with the new entry, 200 with the active one. Guests: always 202."""
         join = JoinSerializer(data=request.data)
         join.is_valid(raise_exception=True)
+        data = dict(join.validated_data)
         user = request.user if request.user.is_authenticated else None
         with service_errors():
             entry, created = services.join_waitlist(
-                user=user, consent_source=CONSENT_SOURCE, **join.validated_data
+                user=user,
+                consent=data.pop("consent", False),
+                consent_source=data.pop("source", "") or CONSENT_SOURCE,
+                **data,
             )
         if user is None:
             return Response(guest_join_result(), status=status.HTTP_202_ACCEPTED)
@@ -329,6 +336,7 @@ class MerchantEntryViewSet(PlainNotFoundMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = MerchantEntrySerializer
     lookup_value_regex = LOOKUP_VALUE_REGEX
+    parser_classes = PARSER_CLASSES
     permission_classes = [IsMerchant]
     filter_backends = [EntryFilter]
     filtered_actions = ("list", "summary", "export")
@@ -400,6 +408,7 @@ class RestockEventViewSet(
     """Restock events with their waves and notification counts; merchants record new ones."""
 
     serializer_class = RestockEventSerializer
+    parser_classes = PARSER_CLASSES
     permission_classes = [IsMerchant]
     filter_backends = [RestockEventFilter]
     pagination_class = WaitlistPagination

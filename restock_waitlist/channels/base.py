@@ -85,8 +85,8 @@ class Outgoing:
 
     @property
     def unsubscribe_all_url(self):
-        """Cancels every alert to the address this message goes to (email only)."""
-        return self._link("unsubscribe_all", links.unsubscribe_all_url, self.contact)
+        """Cancels every alert to the entry's email address (email only)."""
+        return self._link("unsubscribe_all", links.unsubscribe_all_url, self.entry)
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,11 @@
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from tests import factories
 
 MERCHANT_PERMS = ("view_stockwaitlist", "view_restockevent", "add_restockevent")
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles():
-    """Throttle counters live in the cache; each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

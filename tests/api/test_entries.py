@@ -106,7 +106,11 @@ class TestGuestJoin:
     ):
         with django_capture_on_commit_callbacks(execute=True):
             response = join(
-                api, product=variant.product_id, variant=str(variant.pk), email="guest@example.com"
+                api,
+                product=variant.product_id,
+                variant=str(variant.pk),
+                email="guest@example.com",
+                consent=True,
             )
         assert response.status_code == 202
         assert response.json()["result"] == "pending_confirmation"
@@ -119,7 +123,7 @@ class TestGuestJoin:
         assert len(mail.outbox) == 1  # the confirmation
 
     def test_answer_is_the_same_whether_or_not_the_address_subscribed(self, api, variant):
-        body = {"product": variant.product_id, "variant": str(variant.pk)}
+        body = {"product": variant.product_id, "variant": str(variant.pk), "consent": True}
         factories.EntryFactory(variant=variant, user=None, email="taken@example.com")
         fresh = join(api, **body, email="fresh@example.com")
         taken = join(api, **body, email="TAKEN@example.com")
@@ -131,7 +135,7 @@ class TestGuestJoin:
     def test_item_in_stock_answers_the_same_for_subscribed_and_new_addresses(self, api, variant):
         factories.EntryFactory(variant=variant, user=None, email="taken@example.com")
         factories.StockLevelFactory(variant=variant, quantity=2)
-        body = {"product": variant.product_id, "variant": str(variant.pk)}
+        body = {"product": variant.product_id, "variant": str(variant.pk), "consent": True}
         fresh = join(api, **body, email="fresh@example.com")
         taken = join(api, **body, email="taken@example.com")
         assert fresh.status_code == taken.status_code == 400
@@ -139,7 +143,7 @@ class TestGuestJoin:
 
     def test_without_double_opt_in_guests_are_registered(self, api, variant, settings):
         settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "GUEST_DOUBLE_OPT_IN": False}
-        response = join(api, product=variant.product_id, email="guest@example.com")
+        response = join(api, product=variant.product_id, email="guest@example.com", consent=True)
         assert (response.status_code, response.json()["result"]) == (202, "registered")
         assert StockWaitlist.objects.get().status == Status.WAITING
 
@@ -208,11 +212,15 @@ class TestJoinErrors:
         assert list(response.json()) == ["email"]
 
     def test_guest_cannot_ask_for_push(self, api, variant):
-        response = join(api, product=variant.product_id, email="g@example.com", channels=["push"])
+        response = join(
+            api, product=variant.product_id, email="g@example.com", channels=["push"], consent=True
+        )
         assert list(response.json()) == ["channels"]
 
     def test_guest_text_messages_need_a_phone(self, api, variant):
-        response = join(api, product=variant.product_id, email="g@example.com", channels=["sms"])
+        response = join(
+            api, product=variant.product_id, email="g@example.com", channels=["sms"], consent=True
+        )
         assert list(response.json()) == ["phone"]
 
     def test_item_in_stock(self, shopper_api, variant):

@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from restock_waitlist import limits
 from tests import factories
 from tests.api.conftest import MERCHANT_PERMS, staff_with
 
@@ -59,7 +60,10 @@ def keep_test_connection():
 @pytest.fixture
 def api_schema(db, settings, keep_test_connection):
     settings.ALLOWED_HOSTS = ["*"]
-    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "THROTTLE_RATES": {}}
+    settings.RESTOCK_WAITLIST = {
+        **settings.RESTOCK_WAITLIST,
+        "THROTTLE_RATES": dict.fromkeys(limits.SCOPES),  # a scope left out keeps its default
+    }
     shopper = factories.UserFactory(username="st-shopper")
     staff_with(*MERCHANT_PERMS, username="st-merchant")
     variant = factories.StockLevelFactory(quantity=0).variant

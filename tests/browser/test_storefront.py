@@ -85,6 +85,8 @@ def test_guest_joins_and_confirms(browser, shop, screenshot):
     entry = StockWaitlist.objects.get(email="guest@example.com")
     assert (entry.status, entry.locale) == (Status.PENDING, "en")
     assert entry.time_zone  # the browser's, sent by the script
+    # The script names the page's form in the consent record, as the plain form does.
+    assert (entry.consent_source, entry.consent_version) == ("product_page", "1")
     message = wait_for_mail()
     link = next(line for line in message.body.splitlines() if "/confirm/" in line).strip()
     assert link.startswith(f"{shop['url'].split('/products/')[0]}/waitlist/confirm/")
@@ -169,3 +171,39 @@ def test_korean_page(browser, shop, screenshot):
     screenshot(browser, "ko", block(browser, shop["S"]))
     assert StockWaitlist.objects.get(email="kim@example.com").locale == "ko"
     assert "재입고" in wait_for_mail().subject
+
+
+def test_pages_behind_links_in_the_shoppers_language(browser, shop, screenshot):
+    """A Korean shopper opens the links on an English-speaking device: Korean pages, in the
+    app's default page (the test shop does not override it)."""
+    from restock_waitlist import tokens
+
+    entry = factories.EntryFactory(
+        variant=shop["L"], user=None, email="kim@example.com", locale="ko", status=Status.PENDING
+    )
+    base = shop["url"].split("/products/")[0]
+    browser.get(f"{base}/waitlist/confirm/{tokens.entry_token(entry, tokens.CONFIRM)}/")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ko"
+    assert "재입고 알림 신청을 확인하세요" in browser.find_element(By.TAG_NAME, "h1").text
+    screenshot(browser, "1-confirm-ko")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(
+        browser, lambda d: "알림 신청이 완료되었습니다" in d.find_element(By.TAG_NAME, "h1").text
+    )
+    screenshot(browser, "2-confirmed-ko")
+    browser.get(
+        f"{base}/waitlist/unsubscribe-all/{tokens.entry_token(entry, tokens.UNSUBSCRIBE_ALL)}/"
+    )
+    screenshot(browser, "3-unsubscribe-all-ko")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(browser, lambda d: "알림이 취소되었습니다" in d.find_element(By.TAG_NAME, "h1").text)
+    entry.refresh_from_db()
+    assert entry.status == Status.CANCELLED
+
+    english = factories.EntryFactory(variant=shop["L"], user=None, email="lee@example.com")
+    browser.get(f"{base}/waitlist/unsubscribe/{tokens.entry_token(english, tokens.MANAGE)}/")
+    assert "Stop the restock alert for Canvas Sneaker – L?" in browser.page_source
+    screenshot(browser, "4-unsubscribe-en")
+    browser.set_window_size(390, 800)
+    screenshot(browser, "5-unsubscribe-en-phone")
+    browser.set_window_size(1100, 900)

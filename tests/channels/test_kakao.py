@@ -302,7 +302,12 @@ def test_a_number_alimtalk_cannot_reach_fails_alone_without_a_call(kakao, solapi
 class TestJoining:
     def test_the_api_takes_kakao_with_a_korean_number_in_either_form(self, kakao, client, variant):
         for email, phone in (("a@example.com", "+82 10-1234-5678"), ("b@example.com", NUMBER)):
-            body = {"product": variant.product_id, "email": email, "channels": ["kakao", "sms"]}
+            body = {
+                "product": variant.product_id,
+                "email": email,
+                "channels": ["kakao", "sms"],
+                "consent": True,
+            }
             response = client.post(
                 url("entry-list"), {**body, "phone": phone}, content_type="application/json"
             )
@@ -317,7 +322,8 @@ class TestJoining:
             "product": variant.product_id,
             "email": "g@example.com",
             "channels": ["kakao"],
-            "phone": "+491511234567",
+            "phone": "+4915112345678",  # a German mobile number
+            "consent": True,
         }
         response = client.post(url("entry-list"), body, content_type="application/json")
         assert response.status_code == 400
@@ -326,7 +332,12 @@ class TestJoining:
         }
 
     def test_without_a_number_the_api_asks_for_one(self, kakao, client, variant):
-        body = {"product": variant.product_id, "email": "g@example.com", "channels": ["kakao"]}
+        body = {
+            "product": variant.product_id,
+            "email": "g@example.com",
+            "channels": ["kakao"],
+            "consent": True,
+        }
         response = client.post(url("entry-list"), body, content_type="application/json")
         assert list(response.json()) == ["phone"]
 

@@ -11,3 +11,16 @@ class NamedTiersAdapter(DefaultAdapter):
 
     def tier_name(self, tier):
         return "VIP" if tier == 1 else super().tier_name(tier)
+
+
+def broken(user):
+    """A ``PRIORITY`` with a bug in it."""
+    raise KeyError("membership")
+
+
+def too_high(user):
+    """A ``PRIORITY`` returning a tier a ``SmallIntegerField`` cannot hold."""
+    return 100_000
+
+
+NOT_CALLABLE = "gold"

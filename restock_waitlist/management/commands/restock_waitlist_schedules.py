@@ -10,13 +10,15 @@ SCHEDULES = (
     ("restock_waitlist: reconcile stock", "restock_waitlist.tasks.reconcile_stock", 15),
     ("restock_waitlist: expire unconfirmed", "restock_waitlist.tasks.expire_unconfirmed", 60),
     ("restock_waitlist: confirmations", "restock_waitlist.tasks.send_due_confirmations", 5),
+    ("restock_waitlist: purge old records", "restock_waitlist.tasks.purge_old_records", 24 * 60),
 )
 
 
 class Command(BaseCommand):
     help = (
         "Create or update the app's django-q2 schedules (next waves, retries and stuck sends, "
-        "stock reconciliation, expiry of unconfirmed guests). Safe to run on every deploy."
+        "stock reconciliation, expiry of unconfirmed guests, purge of records older than "
+        "RETENTION). Safe to run on every deploy."
     )
 
     def handle(self, **options):

@@ -137,8 +137,11 @@
       locale: data.get("locale") || "",
       time_zone: data.get("time_zone") || ""
     };
+    // The consent record names this page's form, as without JavaScript.
+    if (data.get("source")) payload.source = data.get("source");
     if (data.has("email")) payload.email = data.get("email");
     if (data.get("phone")) payload.phone = data.get("phone");
+    if (form.querySelector("input[name=consent]")) payload.consent = data.get("consent") === "1";
     return payload;
   };
 

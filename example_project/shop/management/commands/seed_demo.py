@@ -94,7 +94,9 @@ class Command(BaseCommand):
                     variant.product, variant, user=users["alice"], channels=["push", "email"]
                 )
                 for email in GUESTS:
-                    entry, _ = services.join_waitlist(variant.product, variant, email=email)
+                    entry, _ = services.join_waitlist(
+                        variant.product, variant, email=email, consent=True, enforce_limits=False
+                    )
                     services.confirm_entry(entry.pk)
         self.stdout.write(
             self.style.SUCCESS(

@@ -1,0 +1,142 @@
+"""The pages behind message links and after a join: the shopper's language, the shop's look."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+
+from restock_waitlist import tokens
+from restock_waitlist.models import StockWaitlist
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+Status = StockWaitlist.Status
+
+#: A shopper who signed up in Korean opens the link on a new, English-speaking device.
+ENGLISH_DEVICE = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}
+
+
+def korean_entry(variant, **kwargs):
+    return factories.EntryFactory(
+        variant=variant, user=None, email="kim@example.com", locale="ko", **kwargs
+    )
+
+
+def join(variant, **fields):
+    """A guest joins on the no-JavaScript form; the messages the page then shows."""
+    headers = {key: fields.pop(key) for key in list(fields) if key.startswith("HTTP_")}
+    form = {
+        "product": str(variant.product_id),
+        "variant": str(variant.pk),
+        "channels": ["email"],
+        "email": "kim@example.com",
+        "consent": "1",
+        **fields,
+    }
+    response = Client().post("/waitlist/join/", form, **headers)
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def page(client, path, method="get"):
+    response = getattr(client, method)(path, **ENGLISH_DEVICE)
+    return response, response.content.decode()
+
+
+class TestShoppersLanguage:
+    """Issue #12: the pages followed the browser's language, not the shopper's."""
+
+    def test_confirm_page(self, client, variant):
+        entry = korean_entry(variant, status=Status.PENDING)
+        path = f"/waitlist/confirm/{tokens.entry_token(entry, tokens.CONFIRM)}/"
+        response, html = page(client, path)
+        assert '<html lang="ko"' in html and "재입고 알림 신청을 확인하세요" in html
+        assert response["Content-Language"] == "ko"
+        response, html = page(client, path, "post")
+        assert "알림 신청이 완료되었습니다" in html
+        assert "Confirm" not in html
+
+    @pytest.mark.parametrize(
+        ("route", "purpose", "question"),
+        [
+            ("unsubscribe", tokens.MANAGE, "재입고 알림을 중단할까요?"),
+            ("unsubscribe-all", tokens.UNSUBSCRIBE_ALL, "모든 재입고 알림을 중단할까요?"),
+        ],
+    )
+    def test_unsubscribe_pages(self, client, variant, route, purpose, question):
+        entry = korean_entry(variant)
+        path = f"/waitlist/{route}/{tokens.entry_token(entry, purpose)}/"
+        _response, html = page(client, path)
+        assert question in html
+        _response, html = page(client, path, "post")
+        assert '<html lang="ko"' in html and "알림이 취소되었습니다" in html
+
+    def test_a_bad_link_speaks_the_browsers_language(self, client):
+        _response, html = page(client, "/waitlist/unsubscribe/nonsense/")
+        assert '<html lang="en"' in html and "This link can no longer be used" in html
+
+    def test_the_message_after_a_join_is_in_the_joins_language(self, variant):
+        [message] = join(variant, locale="ko", **ENGLISH_DEVICE)
+        assert "받은편지함" in message
+
+
+class TestLinksStayPrivate:
+    def test_token_pages_send_no_referer_elsewhere_and_are_not_cached(self, client, variant):
+        entry = korean_entry(variant)
+        response = client.get(f"/waitlist/unsubscribe/{tokens.entry_token(entry, tokens.MANAGE)}/")
+        assert response["Referrer-Policy"] == "same-origin"
+        assert response["Cache-Control"] == "no-store"
+
+
+class TestLook:
+    def test_the_default_page_stands_on_its_own(self, client, variant):
+        entry = factories.EntryFactory(variant=variant)
+        _response, html = page(
+            client, f"/waitlist/unsubscribe/{tokens.entry_token(entry, tokens.MANAGE)}/"
+        )
+        assert 'name="viewport"' in html
+        assert "font-family: system-ui" in html
+        assert 'href="/static/restock_waitlist/notify.css"' in html  # no CDN
+        assert '<header class="rw-page__header">' in html
+        assert 'href="https://shop.example"' in html and "shop.example" in html
+        assert 'class="rw-button"' in html
+
+    def test_one_template_override_gives_them_the_shops_layout(
+        self, client, variant, settings, tmp_path
+    ):
+        """What the example shop does: ``restock_waitlist/page.html`` extends its base."""
+        override = tmp_path / "restock_waitlist" / "page.html"
+        override.parent.mkdir()
+        override.write_text('{% extends "testshop/base.html" %}')
+        settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+        entry = factories.EntryFactory(variant=variant)
+        _response, html = page(
+            client, f"/waitlist/unsubscribe/{tokens.entry_token(entry, tokens.MANAGE)}/"
+        )
+        assert '<select id="language" name="language">' in html  # the shop's header
+        assert "<title>Cancel restock alerts</title>" in html
+        assert '<section class="rw-card"' in html
+
+
+class TestFormErrorsNameTheirField:
+    def post(self, variant, **fields):
+        return join(variant, **fields)
+
+    def test_a_bad_time_zone(self, variant):
+        """Issue #12: "None: Null characters are not allowed." named no field."""
+        assert self.post(variant, time_zone="Asia/\x00Seoul") == [
+            "Time zone: Null characters are not allowed."
+        ]
+
+    def test_a_right_to_left_override_in_the_address(self, variant):
+        assert self.post(variant, email="jisoo@exa\u202emple.com") == [
+            "Email address: Email addresses cannot contain invisible or text-direction characters."
+        ]
+        assert not StockWaitlist.objects.exists()
+
+    def test_every_message_names_a_field(self, variant):
+        messages = self.post(variant, product="", channels=[], email="x", consent="", locale="\x00")
+        assert len(messages) == 5
+        assert all(": " in message and not message.startswith("None") for message in messages)
+
+    def test_full_width_digits_are_read(self, variant):
+        self.post(variant, channels=["email", "sms"], phone="+８２ １０-１２３４-５６７８")
+        assert StockWaitlist.objects.get().phone == "+821012345678"
