@@ -80,7 +80,7 @@ class TestClicks:
         [
             "forged",
             "eyJuIjoxLCJwIjoicHVyY2hhc2UifQ:1xXuWA:forgedsignature",
-            tokens.email_token("kim@example.com"),
+            signing.dumps({"n": 1, "p": tokens.MANAGE}, salt=tokens.SALT, compress=True),
         ],
     )
     def test_a_forged_link_goes_to_the_site_root_and_counts_nothing(self, client, notified, token):
