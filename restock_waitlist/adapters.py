@@ -46,6 +46,16 @@ def key_at_path(obj, path):
     return getattr(obj, last)
 
 
+def value_at_path(obj, path):
+    """The value at the end of an attribute path (``"customer.email"``), ``None`` past a
+    missing hop."""
+    for hop in path.split("."):
+        if obj is None:
+            return None
+        obj = getattr(obj, hop)
+    return obj
+
+
 def prefetch_catalog(rows):
     """Fill ``product``/``variant`` on rows that carry ``product_key``/``variant_key``.
 
@@ -326,6 +336,33 @@ class DefaultAdapter:
             return []
         lookup = path_lookup(app_settings.VARIANT_PRODUCT)
         return list(self.variant_model._default_manager.filter(**{lookup: product_key})[:limit])
+
+    # Orders -----------------------------------------------------------------------------
+
+    def purchase_from_order(self, order):
+        """The :func:`~restock_waitlist.services.record_purchase` arguments for one saved
+        order of ``ORDER_MODEL``, read through the ``ORDER_*`` paths; ``None`` for a row
+        that names no product.
+
+        Override it when an order does not map onto those paths, e.g. to skip unpaid ones.
+        """
+        product_key = key_at_path(order, app_settings.ORDER_PRODUCT)
+        if product_key is None:
+            return None
+
+        def read(key, reader=value_at_path):
+            path = getattr(app_settings, key)
+            return reader(order, path) if path else None
+
+        quantity = read("ORDER_QUANTITY")
+        return {
+            "product": product_key,
+            "variant": read("ORDER_VARIANT", key_at_path),
+            "user": read("ORDER_USER"),
+            "email": read("ORDER_EMAIL") or None,
+            "order_ref": read("ORDER_REF"),
+            "quantity": 1 if quantity is None else int(quantity),
+        }
 
     # Contacts ---------------------------------------------------------------------------
 

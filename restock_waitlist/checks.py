@@ -56,6 +56,7 @@ def check_settings(app_configs=None, **kwargs):
     errors += _check_site_url()
     errors += _check_urls()
     errors += _check_safety()
+    errors += _check_demand(models)
     return errors
 
 
@@ -465,4 +466,125 @@ def _check_safety():
     retention = app_settings.RETENTION
     if retention is not None and not (isinstance(retention, timedelta) and retention > timedelta()):
         errors.append(error("RETENTION", "must be a positive datetime.timedelta, or None.", "E057"))
+    return errors
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_demand(models):
+    """Attribution, forecasts, adaptive waves, reports and the order model (E070–E089)."""
+    errors = []
+    window = app_settings.ATTRIBUTION_WINDOW
+    if not isinstance(window, timedelta) or window <= timedelta(0):
+        errors.append(error("ATTRIBUTION_WINDOW", "must be a positive datetime.timedelta.", "E070"))
+    sample = app_settings.FORECAST_MIN_SAMPLE
+    if not isinstance(sample, int) or isinstance(sample, bool) or sample < 1:
+        errors.append(error("FORECAST_MIN_SAMPLE", "must be a whole number of at least 1.", "E071"))
+    cvr = app_settings.DEFAULT_CVR
+    if not _is_number(cvr) or not 0 < cvr <= 1:
+        errors.append(
+            error("DEFAULT_CVR", "must be a rate above 0 and at most 1, e.g. 0.35.", "E072")
+        )
+    margin = app_settings.SAFETY_MARGIN
+    if not _is_number(margin) or margin < 0:
+        errors.append(error("SAFETY_MARGIN", "must be a number of at least 0, e.g. 0.2.", "E073"))
+    maximum = app_settings.OVERSUBSCRIPTION_MAX
+    if not _is_number(maximum) or maximum < 1:
+        errors.append(
+            error("OVERSUBSCRIPTION_MAX", "must be a number of at least 1, e.g. 5.0.", "E074")
+        )
+    errors += _check_forecast_schedule()
+    recipients = app_settings.REPORT_RECIPIENTS
+    if isinstance(recipients, str) or not isinstance(recipients, (list, tuple)):
+        errors.append(error("REPORT_RECIPIENTS", "must be a list of email addresses.", "E076"))
+    else:
+        bad = [address for address in recipients if not _is_email(address)]
+        if bad:
+            errors.append(
+                error(
+                    "REPORT_RECIPIENTS",
+                    f"not email addresses: {', '.join(map(repr, bad))}.",
+                    "E076",
+                )
+            )
+    errors += _check_order_model(models)
+    return errors
+
+
+def _is_email(value):
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    try:
+        validate_email(value)
+    except (ValidationError, TypeError):
+        return False
+    return True
+
+
+def _check_forecast_schedule():
+    cron = app_settings.FORECAST_SCHEDULE
+    if cron is None:
+        return []
+    try:
+        from croniter import croniter
+    except ImportError:  # pragma: no cover - croniter is a dependency
+        return [error("FORECAST_SCHEDULE", "needs the croniter package.", "E075")]
+    if not isinstance(cron, str) or not croniter.is_valid(cron):
+        return [
+            error(
+                "FORECAST_SCHEDULE",
+                f"{cron!r} is not a cron expression.",
+                "E075",
+                hint='e.g. "0 6 * * *" (06:00 every day), or None for no daily reports.',
+            )
+        ]
+    return []
+
+
+def _check_attribute_path(key, model, path, id_):
+    """A path of relations ending in any field or attribute, e.g. ``"customer.email"``."""
+    if not isinstance(path, str) or not path:
+        return [error(key, "must be an attribute path such as 'number'.", id_)]
+    *hops, last = path.split(".")
+    try:
+        target = _related_model_at(model, ".".join(hops)) if hops else model
+    except LookupError as exc:
+        return [error(key, f"{path!r} does not resolve: {exc}.", id_)]
+    if not _has_field_or_attribute(target, last):
+        return [error(key, f"{target._meta.label} has no field or attribute {last!r}.", id_)]
+    return []
+
+
+def _check_order_model(models):
+    """``ORDER_MODEL`` and the paths from an order to what ``record_purchase`` needs."""
+    from django.contrib.auth import get_user_model
+
+    try:
+        order = app_settings.model("ORDER_MODEL")
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="restock_waitlist.E077")]
+    if order is None:
+        return []
+    errors = []
+    product, variant = models.get("PRODUCT_MODEL"), models.get("VARIANT_MODEL")
+    if product is not None:
+        errors += _check_path("ORDER_PRODUCT", order, app_settings.ORDER_PRODUCT, product, "E078")
+    if app_settings.ORDER_VARIANT:
+        if variant is None:
+            errors.append(error("ORDER_VARIANT", "is set, but VARIANT_MODEL is None.", "E079"))
+        else:
+            errors += _check_path(
+                "ORDER_VARIANT", order, app_settings.ORDER_VARIANT, variant, "E079"
+            )
+    if app_settings.ORDER_USER:
+        errors += _check_path(
+            "ORDER_USER", order, app_settings.ORDER_USER, get_user_model(), "E080"
+        )
+    errors += _check_attribute_path("ORDER_REF", order, app_settings.ORDER_REF, "E081")
+    for key in ("ORDER_EMAIL", "ORDER_QUANTITY"):
+        if getattr(app_settings, key):
+            errors += _check_attribute_path(key, order, getattr(app_settings, key), "E081")
     return errors

@@ -53,6 +53,21 @@ DEFAULTS = {
     "RETRY_BACKOFF": timedelta(minutes=1),
     "STUCK_AFTER": timedelta(minutes=15),
     "Q_OPTIONS": {},
+    # Demand: attribution, forecasts, adaptive waves, reports.
+    "ORDER_MODEL": None,
+    "ORDER_PRODUCT": "product",
+    "ORDER_VARIANT": None,
+    "ORDER_USER": None,
+    "ORDER_EMAIL": None,
+    "ORDER_REF": "pk",
+    "ORDER_QUANTITY": None,
+    "ATTRIBUTION_WINDOW": timedelta(days=7),
+    "FORECAST_MIN_SAMPLE": 30,
+    "DEFAULT_CVR": 0.35,
+    "SAFETY_MARGIN": 0.2,
+    "OVERSUBSCRIPTION_MAX": 5.0,
+    "FORECAST_SCHEDULE": "0 6 * * *",
+    "REPORT_RECIPIENTS": (),
     # Abuse limits (docs/security.rst): joins per user or client IP, new guest entries per
     # address, guest-token requests per IP; unconfirmed entries per address.
     "THROTTLE_RATES": {

@@ -24,7 +24,7 @@ from django.db.models import Case, F, Q, Subquery, Value, When
 from django.utils import timezone
 
 from restock_waitlist import channels as registry
-from restock_waitlist import services
+from restock_waitlist import services, signals
 from restock_waitlist.adapters import get_adapter, prefetch_catalog
 from restock_waitlist.channels.base import Outgoing, Result
 from restock_waitlist.conf import app_settings
@@ -101,12 +101,14 @@ def _flapping_predecessor(event):
 
 
 def _close(event, status, detail):
-    """End an event (conditionally: only while it is still open)."""
+    """End an event (conditionally: only while it is still open); ``restock_ended`` follows."""
     now = timezone.now()
-    RestockEvent.objects.filter(pk=event.pk, status__in=OPEN_EVENT_STATUSES).update(
+    closed = RestockEvent.objects.filter(pk=event.pk, status__in=OPEN_EVENT_STATUSES).update(
         status=status, detail=detail, next_wave_at=None, completed_at=now
     )
     event.status, event.detail, event.next_wave_at, event.completed_at = status, detail, None, now
+    if closed:
+        signals.send_on_commit(signals.restock_ended, sender=RestockEvent, event=event)
     return event
 
 
@@ -169,6 +171,7 @@ def run_wave(event_id):
         )
     more = _enqueue_chunks(event, wave, size)
     finished = RestockEvent.objects.filter(pk=event.pk, status=EventStatus.DISPATCHING)
+    ended = False
     if more:
         finished.update(
             status=EventStatus.WAITING_NEXT_WAVE,
@@ -176,13 +179,16 @@ def run_wave(event_id):
             detail=f"Wave {wave} sent to up to {size}; more are waiting.",
         )
     else:
-        finished.update(
+        ended = finished.update(
             status=EventStatus.COMPLETED,
             next_wave_at=None,
             completed_at=timezone.now(),
             detail=f"Wave {wave} reached everyone waiting.",
         )
     event.refresh_from_db()
+    signals.send_on_commit(signals.restock_wave_sent, sender=RestockEvent, event=event, wave=plan)
+    if ended:
+        signals.send_on_commit(signals.restock_ended, sender=RestockEvent, event=event)
     return event
 
 

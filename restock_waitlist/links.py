@@ -1,4 +1,4 @@
-"""Absolute links for messages: purchase (attributed), confirm, unsubscribe.
+"""Links for messages and pages: purchase (through the click counter), confirm, unsubscribe.
 
 Messages leave the request cycle, so links are made absolute with
 ``RESTOCK_WAITLIST["SITE_URL"]`` (e.g. ``"https://shop.example"``). Every link a message
@@ -33,18 +33,32 @@ def absolute(url):
     return urljoin(site.rstrip("/") + "/", url.lstrip("/"))
 
 
-def purchase_path(entry):
-    """The item's page with ``?ref=restock&t=<signed token>`` for attribution, as the shop's
-    URL gives it (relative, usually): for links on the shop's own pages."""
-    url = get_adapter().product_url(entry.product, entry.variant)
+def item_path(product, variant=None):
+    """The item's page with ``?ref=restock``, as the shop's URL gives it (relative, usually)."""
+    url = get_adapter().product_url(product, variant)
     separator = "&" if "?" in url else "?"
-    query = urlencode({"ref": REF_VALUE, "t": tokens.entry_token(entry, tokens.PURCHASE)})
-    return f"{url}{separator}{query}"
+    return f"{url}{separator}{urlencode({'ref': REF_VALUE})}"
 
 
-def purchase_url(entry):
-    """:func:`purchase_path` made absolute, for messages."""
-    return absolute(purchase_path(entry))
+def purchase_path(entry):
+    """:func:`item_path` of the entry's item: for links on the shop's own pages."""
+    return item_path(entry.product, entry.variant)
+
+
+def click_url(notification_id):
+    """A message's purchase link: through the app, which counts the first click on the
+    notification and redirects to the item (:func:`click_target`)."""
+    token = tokens.notification_token(notification_id)
+    return absolute(reverse("restock_waitlist:click", args=[token]))
+
+
+def click_target(notification):
+    """Where a purchase link leads: the page of the item restocked with ``?ref=restock``,
+    or the site's root when the notification (or its product) is gone. Never elsewhere."""
+    event = notification.event if notification is not None else None
+    if event is None or event.product is None:
+        return "/"
+    return item_path(event.product, event.variant)
 
 
 def confirm_url(entry):

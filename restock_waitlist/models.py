@@ -303,6 +303,12 @@ class Notification(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    clicked_at = models.DateTimeField(
+        _("first clicked at"),
+        null=True,
+        blank=True,
+        help_text=_("When the waiter first followed the message's link to the item."),
+    )
     claim = models.CharField(
         _("claim"),
         max_length=32,
@@ -335,4 +341,163 @@ class Notification(models.Model):
             "channel": label_for(self.channel),
             "subscriber": self.entry.subscriber_name,
             "item": self.event.catalog_label,
+        }
+
+
+class Purchase(CatalogItemMixin, models.Model):
+    """One item of one order, as the shop reported it, and the alert it is credited to.
+
+    Keeps no contact details: who bought is the credited entry, or the account. A purchase
+    nobody was alerted for (or bought after ``ATTRIBUTION_WINDOW``) is kept, not attributed,
+    and counts in no conversion rate.
+    """
+
+    order_ref = models.CharField(_("order"), max_length=255)
+    product_key = models.CharField(_("product"), max_length=64)
+    variant_key = models.CharField(_("variant"), max_length=64, blank=True, default="")
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    purchased_at = models.DateTimeField(_("purchased at"), default=timezone.now)
+    attributed = models.BooleanField(
+        _("attributed to an alert"),
+        default=False,
+        help_text=_("Bought within the attribution window by a waiter the restock alert reached."),
+    )
+    entry = models.ForeignKey(
+        StockWaitlist,
+        verbose_name=_("waitlist entry"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="purchases",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="restock_waitlist_purchases",
+    )
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+        ordering = ["-purchased_at"]
+        constraints = [
+            # record_purchase is idempotent: one row per order and item.
+            models.UniqueConstraint(
+                fields=["order_ref", "product_key", "variant_key"],
+                name="restock_waitlist_one_purchase_per_order_item",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["product_key", "variant_key", "purchased_at"], name="restock_pu_item"
+            )
+        ]
+
+    def __str__(self):
+        return gettext("%(item)s × %(quantity)s, order %(order)s") % {
+            "item": self.catalog_label,
+            "quantity": self.quantity,
+            "order": self.order_ref,
+        }
+
+
+class ForecastReport(CatalogItemMixin, models.Model):
+    """A snapshot of an item's demand forecast: who waits, how many will buy, what to reorder.
+
+    The numbers are those of :func:`restock_waitlist.forecast.estimate_restock_demand` when
+    the report was written. One report per item and ``occasion`` (the day, the restock and
+    wave, or the moment it sold out), so a task that runs twice writes it once.
+    """
+
+    class Reason(models.TextChoices):
+        WAVE = "wave", _("After a wave")
+        RESTOCK_ENDED = "restock_ended", _("Restock ended")
+        SOLD_OUT = "sold_out", _("Sold out")
+        DAILY = "daily", _("Daily")
+
+    #: The fields that hold :func:`~restock_waitlist.forecast.estimate_restock_demand`'s
+    #: numbers, named as its keys.
+    NUMBERS = (
+        "waitlist_count",
+        "waiting_by_tier",
+        "estimated_purchase",
+        "recommended_restock_qty",
+        "historical_cvr",
+        "cvr_level",
+        "cvr_sample",
+        "cvr_purchased",
+        "cvr_low",
+        "cvr_high",
+        "low",
+        "high",
+    )
+
+    class Level(models.TextChoices):
+        VARIANT = "variant", _("This variant")
+        PRODUCT = "product", _("This product")
+        SHOP = "shop", _("The whole shop")
+        DEFAULT = "default", _("Default assumption")
+
+    product_key = models.CharField(_("product"), max_length=64)
+    variant_key = models.CharField(_("variant"), max_length=64, blank=True, default="")
+    reason = models.CharField(_("written"), max_length=16, choices=Reason.choices)
+    occasion = models.CharField(
+        _("occasion"),
+        max_length=64,
+        editable=False,
+        help_text=_("The day, the restock and wave, or the moment of selling out."),
+    )
+    event = models.ForeignKey(
+        RestockEvent,
+        verbose_name=_("restock event"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="forecast_reports",
+    )
+    waitlist_count = models.PositiveIntegerField(_("waiting"))
+    waiting_by_tier = models.JSONField(_("waiting by tier"), default=list, blank=True)
+    estimated_purchase = models.FloatField(_("estimated purchases"))
+    recommended_restock_qty = models.PositiveIntegerField(_("recommended restock"))
+    historical_cvr = models.FloatField(_("conversion rate"))
+    cvr_level = models.CharField(_("conversion measured on"), max_length=8, choices=Level.choices)
+    cvr_sample = models.PositiveIntegerField(_("waiters notified (sample)"))
+    cvr_purchased = models.PositiveIntegerField(_("of whom bought"))
+    cvr_low = models.FloatField(_("conversion, lower bound"))
+    cvr_high = models.FloatField(_("conversion, upper bound"))
+    low = models.PositiveIntegerField(_("purchases, lower bound"))
+    high = models.PositiveIntegerField(_("purchases, upper bound"))
+    created_at = models.DateTimeField(_("written at"), default=timezone.now)
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("forecast report")
+        verbose_name_plural = _("forecast reports")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product_key", "variant_key", "reason", "occasion"],
+                name="restock_waitlist_one_report_per_occasion",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["product_key", "variant_key", "created_at"], name="restock_fr_item"
+            ),
+            models.Index(fields=["created_at"], name="restock_fr_created"),
+        ]
+
+    def __str__(self):
+        return gettext("%(item)s: reorder %(quantity)s (%(reason)s, %(date)s)") % {
+            "item": self.catalog_label,
+            "quantity": self.recommended_restock_qty,
+            "reason": self.get_reason_display(),
+            "date": local_datetime(self.created_at),
         }

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
-from restock_waitlist import channels
+from restock_waitlist import channels, forecast
 from restock_waitlist.conf import app_settings
 
 
@@ -36,6 +36,12 @@ class WavePlan:
     inputs: dict = field(default_factory=dict)
 
 
+#: ``WavePlan.rule`` of a wave sized ``ceil(available × OVERSUBSCRIPTION)``.
+OVERSUBSCRIPTION_RULE = "oversubscription"
+#: ``WavePlan.rule`` of a wave sized from the item's measured conversion rate.
+CONVERSION_RULE = "conversion"
+
+
 class DefaultPolicy:
     """Today's rules: fixed oversubscription, channels in ``CHANNEL_ORDER``, exponential
     backoff, quiet hours in the waiter's time zone."""
@@ -52,7 +58,7 @@ class DefaultPolicy:
         or this to record a rule of your own."""
         return WavePlan(
             size=max(0, int(self.wave_size(event, available, wave))),
-            rule="oversubscription",
+            rule=OVERSUBSCRIPTION_RULE,
             inputs={"available": available, "oversubscription": app_settings.OVERSUBSCRIPTION},
         )
 
@@ -109,6 +115,47 @@ class DefaultPolicy:
         if morning <= local:
             morning = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone)
         return morning.astimezone(timezone.get_default_timezone())
+
+
+class AdaptivePolicy(DefaultPolicy):
+    """Waves sized from the item's own conversion history instead of a fixed multiplier.
+
+    With a measured rate (:func:`restock_waitlist.forecast.conversion_for`: the variant's,
+    else the product's, else the shop's, each with at least ``FORECAST_MIN_SAMPLE`` waiters
+    reached) a wave reaches ``ceil(available / CVR)`` waiters, so that about as many buy as
+    there are units: never fewer than the units, never more than ``OVERSUBSCRIPTION_MAX ×``
+    the units. With too little history it is :class:`DefaultPolicy`'s fixed
+    ``OVERSUBSCRIPTION``. Either way the plan records the rate, its level and sample.
+    """
+
+    def plan_wave(self, event, available, wave):
+        conversion = forecast.conversion_for(event.product_key, event.variant_key)
+        history = {"cvr_level": conversion.level, "cvr_sample": conversion.sample}
+        if conversion.level == forecast.DEFAULT_LEVEL:
+            plan = super().plan_wave(event, available, wave)
+            return WavePlan(plan.size, plan.rule, {**plan.inputs, **history})
+        maximum = app_settings.OVERSUBSCRIPTION_MAX
+        return WavePlan(
+            size=adaptive_wave_size(available, conversion.rate, maximum),
+            rule=CONVERSION_RULE,
+            inputs={
+                "available": available,
+                "cvr": round(conversion.rate, 4),
+                **history,
+                "oversubscription_max": maximum,
+            },
+        )
+
+
+def adaptive_wave_size(available, cvr, maximum):
+    """``ceil(available / cvr)``, at least ``available`` and at most
+    ``ceil(available × maximum)`` (also when nobody has bought yet: ``cvr`` 0)."""
+    if available <= 0:
+        return 0
+    ceiling = math.ceil(available * maximum)
+    if cvr <= 0:
+        return ceiling
+    return max(available, min(ceiling, forecast.round_up(available / cvr)))
 
 
 def parse_quiet_hours(value):

@@ -1,5 +1,6 @@
 """Querysets for entries and restock events: dispatch order, live positions, catalog prefetch."""
 
+from django.apps import apps
 from django.db import models
 from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -82,6 +83,21 @@ class WaitlistQuerySet(CatalogQuerySet):
 
     def waiting(self):
         return self.filter(status=WAITING)
+
+    def reached(self):
+        """Entries whose subscriber a restock alert reached: notified (and since purchased or
+        cancelled, or not), unless every message about that restock failed or was skipped.
+
+        The one definition of "notified" for attribution, conversion rates and the funnel.
+        An entry notified through its subscriber's other entry (a variant and "any variant")
+        has no message of its own and counts.
+        """
+        messages = apps.get_model("restock_waitlist", "Notification").objects.filter(
+            event=OuterRef("notified_by"), subscriber_key=OuterRef("subscriber_key")
+        )
+        return self.filter(notified_at__isnull=False).filter(
+            Exists(messages.filter(status="sent")) | ~Exists(messages)
+        )
 
     def for_item(self, product_key, variant_key=""):
         """Entries for exactly this product/variant (``""``: the product-wide ones)."""

@@ -4,7 +4,6 @@ tags call these functions and do no waitlist work of their own.
 
 import contextlib
 import logging
-from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AnonymousUser
@@ -22,7 +21,7 @@ from restock_waitlist.channels.base import CONFIRM, ChannelError, Outgoing, Resu
 from restock_waitlist.conf import app_settings
 from restock_waitlist.contacts import recipient_email
 from restock_waitlist.jobs import enqueue, enqueue_on_commit
-from restock_waitlist.models import RestockEvent, StockWaitlist
+from restock_waitlist.models import Notification, Purchase, RestockEvent, StockWaitlist
 from restock_waitlist.querysets import item_filter
 
 logger = logging.getLogger("restock_waitlist")
@@ -31,10 +30,6 @@ Status = StockWaitlist.Status
 CancelledBy = StockWaitlist.CancelledBy
 #: Entries a shopper can still cancel; purchased ones stay purchased.
 CANCELLABLE = (Status.PENDING, Status.WAITING, Status.NOTIFIED)
-
-
-def _send_on_commit(signal, **kwargs):
-    transaction.on_commit(partial(signal.send, **kwargs))
 
 
 # Validation ---------------------------------------------------------------------------
@@ -245,7 +240,7 @@ def join_waitlist(
         if existing is None:
             raise
         return existing, False
-    _send_on_commit(signals.waitlist_joined, sender=StockWaitlist, entry=entry)
+    signals.send_on_commit(signals.waitlist_joined, sender=StockWaitlist, entry=entry)
     if entry.status == Status.PENDING:
         request_confirmation(entry)
     return entry, True
@@ -403,7 +398,7 @@ def cancel_entries(entries, *, by):
             StockWaitlist.objects.filter(pk__in=ids, status=Status.CANCELLED, cancelled_at=now)
         )
         for entry in cancelled:
-            _send_on_commit(signals.waitlist_left, sender=StockWaitlist, entry=entry)
+            signals.send_on_commit(signals.waitlist_left, sender=StockWaitlist, entry=entry)
     return len(cancelled)
 
 
@@ -534,8 +529,129 @@ def _create_restock_event(product_key, variant_key, quantity, previous_quantity,
         previous_quantity=previous_quantity,
         source=source,
     )
-    _send_on_commit(signals.restock_detected, sender=RestockEvent, event=event)
+    signals.send_on_commit(signals.restock_detected, sender=RestockEvent, event=event)
     return event
+
+
+def detect_sell_out(product_key, variant_key, before, after):
+    """Queue a forecast report when an item's stock fell from some to none (the task checks
+    that anyone waits). No query here: the merchant's ``save()`` pays nothing for it."""
+    if before > 0 >= after:
+        enqueue_on_commit("report_sold_out", product_key, variant_key, timezone.now().isoformat())
+
+
+# Clicks and purchases -----------------------------------------------------------------
+
+
+def record_click(notification_id, at=None):
+    """Note the first click on a notification's purchase link (later ones change nothing);
+    the notification with its restock, or ``None`` if there is no such notification."""
+    notification = Notification.objects.select_related("event").filter(pk=notification_id).first()
+    if notification is not None and notification.clicked_at is None:
+        at = at or timezone.now()
+        first = Notification.objects.filter(pk=notification.pk, clicked_at__isnull=True)
+        if first.update(clicked_at=at):
+            notification.clicked_at = at
+    return notification
+
+
+def record_purchase(
+    product, variant=None, *, user=None, email=None, order_ref, quantity=1, at=None
+):
+    """Credit a purchase to the restock alert that won it back; the entry credited, or ``None``.
+
+    The entry credited is the buyer's (``user``, or ``email``: an account with that address
+    counts too) for this item, the variant's own or "any variant", that an alert reached
+    within ``ATTRIBUTION_WINDOW`` before ``at`` (default now) and that is still ``notified``.
+    It becomes ``purchased``, with the buyer's other entries the same alert reached. Any
+    other purchase is recorded as not attributed and counts in no conversion rate.
+
+    Idempotent: one record per ``order_ref`` and item. Calling again (a re-saved order, a
+    task run twice) credits nothing more and returns what the first call credited.
+    """
+    if isinstance(user, AnonymousUser):
+        user = None
+    order_ref = "" if order_ref is None else str(order_ref).strip()
+    if not order_ref or len(order_ref) > 255:
+        raise ValidationError(
+            {"order_ref": _("Give the order's reference (at most 255 characters).")},
+            code="invalid",
+        )
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+        raise ValidationError({"quantity": _("Give a whole number of at least 1.")}, code="invalid")
+    at = at or timezone.now()
+    adapter = get_adapter()
+    item = {
+        "order_ref": order_ref,
+        "product_key": adapter.product_key(product),
+        "variant_key": adapter.variant_key(variant),
+    }
+    recorded = Purchase.objects.select_related("entry").filter(**item).first()
+    if recorded is None:
+        try:
+            with transaction.atomic():
+                entry = _credit_purchase(item["product_key"], item["variant_key"], user, email, at)
+                Purchase.objects.create(
+                    **item,
+                    quantity=quantity,
+                    purchased_at=at,
+                    attributed=entry is not None,
+                    entry=entry,
+                    user=user,
+                )
+            return entry
+        except IntegrityError:
+            # A concurrent call recorded this order and item first; its credit stands.
+            recorded = Purchase.objects.select_related("entry").get(**item)
+    return recorded.entry if recorded.attributed else None
+
+
+def _credit_purchase(product_key, variant_key, user, email, at):
+    """Mark the buyer's reached entry for the item purchased; the entry, or ``None``."""
+    keys, subscribers = set(), Q(pk__in=[])
+    if user is not None:
+        keys.add(subscriber_key_for(user, None))
+        if user.email:
+            keys.add(subscriber_key_for(None, user.email.strip()))
+    if email and email.strip():
+        keys.add(subscriber_key_for(None, email.strip()))
+        subscribers |= Q(user__email__iexact=email.strip())
+    if not keys:
+        return None
+    window = app_settings.ATTRIBUTION_WINDOW
+    candidates = StockWaitlist.objects.reached().filter(
+        subscribers | Q(subscriber_key__in=keys),
+        status=Status.NOTIFIED,
+        product_key=product_key,
+        notified_at__gte=at - window,
+        notified_at__lte=at,
+    )
+    if variant_key:
+        candidates = candidates.filter(variant_key__in=[variant_key, ""])
+    # The latest alert; of one subscriber's two entries, the variant's own before "any variant".
+    entry = candidates.order_by("-notified_at", "-variant_key", "pk").first()
+    if entry is None:
+        return None
+    purchased = {"status": Status.PURCHASED, "purchased_at": at}
+    if not StockWaitlist.objects.filter(pk=entry.pk, status=Status.NOTIFIED).update(**purchased):
+        return None  # a concurrent purchase took this credit
+    if entry.notified_by_id is not None:
+        StockWaitlist.objects.filter(
+            subscriber_key=entry.subscriber_key,
+            notified_by_id=entry.notified_by_id,
+            status=Status.NOTIFIED,
+        ).update(**purchased)
+    entry.status, entry.purchased_at = Status.PURCHASED, at
+    return entry
+
+
+def record_order(order_pk):
+    """:func:`record_purchase` for one order of ``ORDER_MODEL``, read through the adapter
+    (``purchase_from_order``); the entry credited, or ``None``."""
+    model = app_settings.model("ORDER_MODEL")
+    order = model._default_manager.filter(pk=order_pk).first() if model is not None else None
+    purchase = get_adapter().purchase_from_order(order) if order is not None else None
+    return record_purchase(**purchase) if purchase is not None else None
 
 
 # Data rights ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """django-q2 entry points. Thin: ids in, services called; each is safe to run twice."""
 
-from restock_waitlist import dispatch, privacy, services
+from restock_waitlist import dispatch, privacy, reports, services
 
 
 def send_confirmation(entry_id):
@@ -59,3 +59,26 @@ def requeue_notifications():
 def reconcile_stock():
     """Periodic: record restocks whose stock changed without a signal."""
     return len(dispatch.reconcile_stock())
+
+
+# Demand: purchases and forecast reports (restock_waitlist.reports) --------------------------
+
+
+def record_order(order_pk):
+    """An order of ``ORDER_MODEL`` was placed: credit it to the alert that won it back."""
+    services.record_order(order_pk)
+
+
+def report_restock(event_id, reason, wave=None, attempt=0):
+    """After a wave, or at the end of a restock: the item's forecast report."""
+    reports.report_restock(event_id, reason, wave, attempt)
+
+
+def report_sold_out(product_key, variant_key, at):
+    """An item's stock fell to zero: its forecast report, if anyone waits."""
+    reports.report_sold_out(product_key, variant_key, at)
+
+
+def daily_forecast_reports():
+    """Scheduled (``FORECAST_SCHEDULE``): a forecast report for every item with waiters."""
+    return len(reports.write_daily_reports())

@@ -19,7 +19,7 @@ SALT = "restock_waitlist.tokens"
 MANAGE = "manage"
 #: Confirm a guest's pending entry (double opt-in).
 CONFIRM = "confirm"
-#: The purchase link of a notification, for attribution.
+#: The purchase link of a notification: counts its click, then leads to the item.
 PURCHASE = "purchase"
 #: Cancel every entry of the address of one entry.
 UNSUBSCRIBE_ALL = "unsubscribe_all"
@@ -60,9 +60,27 @@ def legacy_email_from_token(token):
     return email if isinstance(email, str) and "e" not in payload else None
 
 
-def _load(token, purpose):
+def notification_token(notification_id):
+    """The token of a notification's purchase link: the notification id, signed, and nothing
+    about the subscriber."""
+    return signing.dumps({"n": int(notification_id), "p": PURCHASE}, salt=SALT, compress=True)
+
+
+def notification_id_from_token(token, *, expired_ok=False):
+    """The notification id a purchase-link token was made for; raises :class:`BadToken`
+    otherwise. With ``expired_ok``, a genuine but expired token still gives its id (the link
+    may lead to the item, but no longer counts a click)."""
+    payload = _load(token, PURCHASE, check_age=not expired_ok)
+    notification_id = payload.get("n")
+    if not isinstance(notification_id, int) or isinstance(notification_id, bool):
+        raise BadToken(_("The link is not valid."))
+    return notification_id
+
+
+def _load(token, purpose, check_age=True):
+    max_age = max_age_for(purpose) if check_age else None
     try:
-        payload = signing.loads(str(token), salt=SALT, max_age=max_age_for(purpose))
+        payload = signing.loads(str(token), salt=SALT, max_age=max_age)
     except signing.SignatureExpired as exc:
         raise BadToken(_("The link has expired.")) from exc
     except signing.BadSignature as exc:

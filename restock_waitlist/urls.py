@@ -12,4 +12,5 @@ urlpatterns = [
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("unsubscribe-all/<str:token>/", views.unsubscribe_all, name="unsubscribe_all"),
+    path("r/<str:token>/", views.click, name="click"),
 ]

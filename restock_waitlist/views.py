@@ -4,9 +4,10 @@
 POST, then a redirect back with a message (post/redirect/get).
 
 Behind message links, the signed token in the URL is the credential, so those work without
-login. The unsubscribe views accept RFC 8058 one-click POSTs from mail clients, which carry
-no CSRF token; a GET only asks, so link scanners never cancel anything. Those pages speak
-the language the shopper signed up in, whatever the device that opens the link.
+login. The purchase link counts a click and redirects to the item (:func:`click`). The
+unsubscribe views accept RFC 8058 one-click POSTs from mail clients, which carry no CSRF
+token; a GET only asks, so link scanners never cancel anything. Those pages speak the
+language the shopper signed up in, whatever the device that opens the link.
 """
 
 from urllib.parse import urlsplit
@@ -25,7 +26,7 @@ from restock_waitlist import limits, links, services, storefront, tokens
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.conf import app_settings
 from restock_waitlist.forms import NotifyForm
-from restock_waitlist.models import StockWaitlist
+from restock_waitlist.models import Notification, StockWaitlist
 
 
 def _entry_from_token(token, purpose):
@@ -109,6 +110,29 @@ def unsubscribe_all(request, token):
             services.leave_all_for_email(legacy_email)
         return _unsubscribe_page(request, "done", "all", entry=entry)
     return _unsubscribe_page(request, "ask", "all", entry=entry)
+
+
+@require_http_methods(["GET", "HEAD"])
+def click(request, token):
+    """A message's purchase link: count the first click, then on to the item's page.
+
+    Never an error page: an expired link still leads to the item (and counts nothing), a
+    forged one to the site's root. The target is always the shop's own page for the item.
+    """
+    try:
+        notification = services.record_click(tokens.notification_id_from_token(token))
+    except tokens.BadToken:
+        notification = _expired_click(token)
+    return HttpResponseRedirect(links.click_target(notification))
+
+
+def _expired_click(token):
+    """The notification of a genuine but expired purchase link, else ``None``."""
+    try:
+        notification_id = tokens.notification_id_from_token(token, expired_ok=True)
+    except tokens.BadToken:
+        return None
+    return Notification.objects.select_related("event").filter(pk=notification_id).first()
 
 
 def _unsubscribe_page(request, state, scope, entry=None, status=200):

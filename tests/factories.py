@@ -1,10 +1,14 @@
 """factory-boy factories for the test shop and the app's own models."""
 
+import itertools
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from restock_waitlist.addresses import email_subscriber_key
-from restock_waitlist.models import RestockEvent, StockWaitlist
+from restock_waitlist.models import ForecastReport, Notification, RestockEvent, StockWaitlist
 from tests.testshop.models import Gadget, GadgetStock, Product, StockLevel, Variant
 
 
@@ -89,3 +93,77 @@ class RestockEventFactory(factory.django.DjangoModelFactory):
     quantity = 5
     previous_quantity = 0
     source = RestockEvent.Source.RECORDED
+
+
+class ForecastReportFactory(factory.django.DjangoModelFactory):
+    """A daily report of a variant: 10 waiting at the default conversion."""
+
+    class Meta:
+        model = ForecastReport
+
+    class Params:
+        variant = factory.SubFactory(VariantFactory)
+
+    product_key = factory.LazyAttribute(lambda r: str(r.variant.product_id))
+    variant_key = factory.LazyAttribute(lambda r: str(r.variant.pk))
+    reason = ForecastReport.Reason.DAILY
+    occasion = factory.Sequence(lambda n: f"2026-11-{n % 28 + 1:02d}")
+    waitlist_count = 10
+    estimated_purchase = 3.5
+    recommended_restock_qty = 5
+    historical_cvr = 0.35
+    cvr_level = ForecastReport.Level.DEFAULT
+    cvr_sample = cvr_purchased = 0
+    cvr_low, cvr_high, low, high = 0.0, 1.0, 0, 10
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    """A sent notification of an entry's restock (pass ``event`` and ``entry``)."""
+
+    class Meta:
+        model = Notification
+
+    subscriber_key = factory.LazyAttribute(lambda n: n.entry.subscriber_key)
+    channel = "email"
+    status = Notification.Status.SENT
+    sent_at = factory.LazyFunction(timezone.now)
+
+
+_guests = itertools.count()
+
+
+def past_restock(variant, days_ago=30):
+    """A restock of ``variant`` that ended ``days_ago`` days ago: history, not a live event."""
+    created_at = timezone.now() - timedelta(days=days_ago)
+    return RestockEventFactory(
+        variant=variant,
+        status=RestockEvent.Status.COMPLETED,
+        created_at=created_at,
+        completed_at=created_at,
+    )
+
+
+def alerted(event, count, *, purchased=0, status=Notification.Status.SENT, variant_key=None):
+    """``count`` guests whose entries ``event``'s alert reached (one notification each, of
+    ``status``); the first ``purchased`` of them bought. Returns the entries."""
+    notified_at = event.created_at
+    entries = []
+    for n in range(count):
+        email = f"alerted{next(_guests)}@example.com"
+        entry = StockWaitlist.objects.create(
+            product_key=event.product_key,
+            variant_key=event.variant_key if variant_key is None else variant_key,
+            email=email,
+            subscriber_key=f"email:{email}",
+            channels=["email"],
+            status=StockWaitlist.Status.PURCHASED
+            if n < purchased
+            else StockWaitlist.Status.NOTIFIED,
+            notified_at=notified_at,
+            purchased_at=notified_at + timedelta(hours=2) if n < purchased else None,
+            notified_by=event,
+            locale="en",
+        )
+        NotificationFactory(entry=entry, event=event, status=status)
+        entries.append(entry)
+    return entries

@@ -113,3 +113,14 @@ GADGET_SETTINGS = {
     "CHANNELS": {"email": {"BACKEND": "restock_waitlist.channels.email.EmailChannel"}},
     "SITE_URL": "https://shop.example",
 }
+
+#: ``ORDER_MODEL`` pointed at the test shop's orders, for tests that watch orders.
+ORDER_SETTINGS = {
+    "ORDER_MODEL": "testshop.Order",
+    "ORDER_PRODUCT": "variant.product",
+    "ORDER_VARIANT": "variant",
+    "ORDER_USER": "customer",
+    "ORDER_EMAIL": "email",
+    "ORDER_REF": "number",
+    "ORDER_QUANTITY": "quantity",
+}

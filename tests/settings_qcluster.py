@@ -21,6 +21,8 @@ Q_CLUSTER = {
     "poll": 0.05,
     "catch_up": False,
     "save_limit": -1,
+    # The scheduler runs once the guard has cycled for 30 s in all; a 30 s cycle runs it at once.
+    "guard_cycle": float(os.environ.get("RW_QCLUSTER_GUARD_CYCLE", "0.5")),
 }
 if os.environ.get("RW_QCLUSTER_BROKER") == "redis":
     Q_CLUSTER.pop("orm")

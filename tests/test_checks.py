@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 
 from restock_waitlist.checks import check_settings
+from tests import settings as test_settings
 
 
 def ids_and_messages(settings_dict, settings):
@@ -184,3 +185,50 @@ def test_a_dummy_cache_is_a_warning(settings):
 )
 def test_good_safety_settings_pass(settings, override):
     assert found_ids(settings, **override) == set()
+
+
+ORDER = test_settings.ORDER_SETTINGS
+
+
+def test_order_settings_are_clean(settings):
+    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, **ORDER}
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize(
+    ("override", "error_id", "key"),
+    [
+        ({"ATTRIBUTION_WINDOW": 7}, "E070", "ATTRIBUTION_WINDOW"),
+        ({"ATTRIBUTION_WINDOW": timedelta(0)}, "E070", "ATTRIBUTION_WINDOW"),
+        ({"FORECAST_MIN_SAMPLE": 0}, "E071", "FORECAST_MIN_SAMPLE"),
+        ({"FORECAST_MIN_SAMPLE": 2.5}, "E071", "FORECAST_MIN_SAMPLE"),
+        ({"DEFAULT_CVR": 0}, "E072", "DEFAULT_CVR"),
+        ({"DEFAULT_CVR": 35}, "E072", "DEFAULT_CVR"),
+        ({"SAFETY_MARGIN": -0.1}, "E073", "SAFETY_MARGIN"),
+        ({"SAFETY_MARGIN": "20%"}, "E073", "SAFETY_MARGIN"),
+        ({"OVERSUBSCRIPTION_MAX": 0.5}, "E074", "OVERSUBSCRIPTION_MAX"),
+        ({"FORECAST_SCHEDULE": "every day at six"}, "E075", "FORECAST_SCHEDULE"),
+        ({"FORECAST_SCHEDULE": "0 25 * * *"}, "E075", "FORECAST_SCHEDULE"),
+        ({"REPORT_RECIPIENTS": "buyer@shop.example"}, "E076", "REPORT_RECIPIENTS"),
+        ({"REPORT_RECIPIENTS": ["buyer@shop.example", "ops"]}, "E076", "REPORT_RECIPIENTS"),
+        ({**ORDER, "ORDER_MODEL": "testshop.Nope"}, "E077", "ORDER_MODEL"),
+        ({**ORDER, "ORDER_PRODUCT": "variant"}, "E078", "ORDER_PRODUCT"),
+        ({**ORDER, "ORDER_VARIANT": "customer"}, "E079", "ORDER_VARIANT"),
+        ({**ORDER, "VARIANT_MODEL": None, "STOCK_VARIANT": None}, "E079", "ORDER_VARIANT"),
+        ({**ORDER, "ORDER_USER": "email"}, "E080", "ORDER_USER"),
+        ({**ORDER, "ORDER_REF": "reference"}, "E081", "ORDER_REF"),
+        ({**ORDER, "ORDER_REF": None}, "E081", "ORDER_REF"),
+        ({**ORDER, "ORDER_EMAIL": "customer.mail"}, "E081", "ORDER_EMAIL"),
+        ({**ORDER, "ORDER_QUANTITY": "variant.product.qty"}, "E081", "ORDER_QUANTITY"),
+    ],
+)
+def test_demand_misconfiguration_names_the_key(settings, override, error_id, key):
+    found = ids_and_messages({**settings.RESTOCK_WAITLIST, **override}, settings)
+    assert any(i == f"restock_waitlist.{error_id}" and f"['{key}']" in msg for i, msg in found), (
+        found
+    )
+
+
+def test_no_daily_reports_is_allowed(settings):
+    settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "FORECAST_SCHEDULE": None}
+    assert check_settings() == []

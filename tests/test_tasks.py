@@ -33,11 +33,11 @@ def command(*args):
 
 def test_schedules_command_is_idempotent():
     first = command("restock_waitlist_schedules")
-    assert first.count("Created schedule") == 6
+    assert first.count("Created schedule") == 7
     Schedule.objects.filter(name="restock_waitlist: retries").update(minutes=9)
     second = command("restock_waitlist_schedules")
-    assert second.count("Updated schedule") == 6
-    assert Schedule.objects.count() == 6
+    assert second.count("Updated schedule") == 7
+    assert Schedule.objects.count() == 7
     retries = Schedule.objects.get(name="restock_waitlist: retries")
     assert (retries.func, retries.schedule_type, retries.minutes, retries.repeats) == (
         "restock_waitlist.tasks.requeue_notifications",
@@ -52,6 +52,7 @@ def test_schedules_command_is_idempotent():
         "restock_waitlist.tasks.expire_unconfirmed",
         "restock_waitlist.tasks.send_due_confirmations",
         "restock_waitlist.tasks.purge_old_records",
+        "restock_waitlist.tasks.daily_forecast_reports",
     }
 
 

@@ -129,6 +129,18 @@ RESTOCK_WAITLIST = {
     },
     # No proxy in front of runserver; behind one load balancer this would be 1.
     "TRUSTED_PROXY_COUNT": 0,
+    # Orders: each new shop.Order is credited to the restock alert that won it back.
+    "ORDER_MODEL": "shop.Order",
+    "ORDER_PRODUCT": "variant.product",
+    "ORDER_VARIANT": "variant",
+    "ORDER_USER": "customer",
+    "ORDER_EMAIL": "email",
+    "ORDER_REF": "number",
+    "ORDER_QUANTITY": "quantity",
+    # Waves sized from measured conversion once there is history; the daily forecast digest
+    # goes to the merchant (printed in the terminal, like every email here).
+    "POLICY": "restock_waitlist.policies.AdaptivePolicy",
+    "REPORT_RECIPIENTS": ["merchant@example.com"],
 }
 
 REST_FRAMEWORK = {

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from shop.models import Product, StockLevel, Variant
+from shop.models import Order, Product, StockLevel, Variant
 
 
 class VariantInline(admin.TabularInline):
@@ -28,3 +28,10 @@ class StockLevelAdmin(admin.ModelAdmin):
     @admin.display(description=_("Product"), ordering="variant__product__name")
     def product(self, obj):
         return obj.variant.product
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "variant", "customer", "email", "quantity", "created_at"]
+    list_select_related = ["variant__product", "customer"]
+    date_hierarchy = "created_at"

@@ -5,8 +5,10 @@ variants integer keys; stock is kept per warehouse as "in stock" and "allocated"
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 
 class Product(models.Model):
@@ -52,3 +54,27 @@ class StockLevel(models.Model):
 
     def __str__(self):
         return f"{self.variant.sku} @ {self.warehouse}"
+
+
+class Order(models.Model):
+    """A minimal order of one variant, by an account or a guest's address (``ORDER_MODEL``:
+    restock_waitlist credits it to the restock alert that won it back)."""
+
+    number = models.CharField(max_length=20, unique=True)
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="orders")
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+    )
+    email = models.EmailField(blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.number

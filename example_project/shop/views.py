@@ -1,7 +1,12 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from shop.models import Product, StockLevel, Variant
+from shop.orders import place_order
 from shop.stock import available_to_sell
 
 
@@ -38,3 +43,23 @@ def product_detail(request, slug):
         "shop/product_detail.html",
         {"product": product, "variants": variants, "colours": colours.items()},
     )
+
+
+@require_POST
+def buy(request, slug):
+    """The "Buy" button: one unit of the chosen size, then back to the product page."""
+    product = get_object_or_404(Product, slug=slug)
+    variant = get_object_or_404(Variant, product=product, pk=request.POST.get("variant"))
+    user = request.user if request.user.is_authenticated else None
+    try:
+        order = place_order(variant, user=user, email=request.POST.get("email", "").strip())
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("Thank you! Order %(number)s: %(product)s, %(variant)s.")
+            % {"number": order.number, "product": product, "variant": variant},
+        )
+    return redirect(product)

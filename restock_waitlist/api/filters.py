@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend
 
 from restock_waitlist.adapters import get_adapter
-from restock_waitlist.models import RestockEvent, StockWaitlist
+from restock_waitlist.models import ForecastReport, RestockEvent, StockWaitlist
 
 SMALLINT_RANGE = range(-32768, 32768)
 
@@ -213,5 +213,29 @@ class RestockEventFilter(QueryParamFilter):
         *date_params(
             gettext_lazy("Only restocks detected at or after this date or time."),
             gettext_lazy("Only restocks detected before this date or time."),
+        ),
+    )
+
+
+class ForecastReportFilter(QueryParamFilter):
+    """Forecast reports, for merchants: by item, why they were written, level and date."""
+
+    params = (
+        *item_params(),
+        ChoicesParam(
+            "reason",
+            gettext_lazy("Only reports written for these reasons, comma-separated."),
+            field="reason",
+            choices=ForecastReport.Reason.values,
+        ),
+        ChoicesParam(
+            "cvr_level",
+            gettext_lazy("Only reports whose conversion was measured on these levels."),
+            field="cvr_level",
+            choices=ForecastReport.Level.values,
+        ),
+        *date_params(
+            gettext_lazy("Only reports written at or after this date or time."),
+            gettext_lazy("Only reports written before this date or time."),
         ),
     )

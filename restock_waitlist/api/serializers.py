@@ -10,7 +10,13 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from restock_waitlist import channels as registry
 from restock_waitlist import storefront
 from restock_waitlist.conf import app_settings
-from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
+from restock_waitlist.models import (
+    ForecastReport,
+    Notification,
+    RestockEvent,
+    RestockWave,
+    StockWaitlist,
+)
 
 #: ``result`` of a signed-in shopper's join: a new entry, or the active one they had.
 REGISTERED, ALREADY_REGISTERED = "registered", "already_registered"
@@ -254,8 +260,20 @@ class ItemSummarySerializer(serializers.Serializer):
     by_tier = TierCountSerializer(many=True, read_only=True)
 
 
+class RestockWaveSerializer(serializers.ModelSerializer):
+    """One wave: the units it was planned for, how many waiters, and the dispatch policy's
+    rule (``oversubscription``, ``conversion``) with the numbers it used."""
+
+    inputs = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = RestockWave
+        fields = ["number", "available", "size", "rule", "inputs", "created_at"]
+        read_only_fields = fields
+
+
 class RestockEventSerializer(serializers.ModelSerializer):
-    """A restock with its wave progress and its notifications counted by status."""
+    """A restock with its waves, its progress and its notifications counted by status."""
 
     product = CatalogKeyField("PRODUCT_MODEL", source="product_key", read_only=True)
     variant = CatalogKeyField(
@@ -269,6 +287,7 @@ class RestockEventSerializer(serializers.ModelSerializer):
         choices=RestockEvent.Status.choices, schema_name="RestockStatusEnum", read_only=True
     )
     notifications = NotificationCountsSerializer(source="*", read_only=True)
+    waves = RestockWaveSerializer(many=True, read_only=True)
 
     class Meta:
         model = RestockEvent
@@ -286,6 +305,7 @@ class RestockEventSerializer(serializers.ModelSerializer):
             "created_at",
             "completed_at",
             "notifications",
+            "waves",
         ]
         read_only_fields = fields
 
@@ -300,4 +320,60 @@ class RecordRestockSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_INT)
     previous_quantity = serializers.IntegerField(
         min_value=0, max_value=MAX_INT, required=False, allow_null=True
+    )
+
+
+class ForecastReportSerializer(serializers.ModelSerializer):
+    """A forecast report: what waited for the item, how many were expected to buy at which
+    conversion rate, and what to reorder."""
+
+    product = CatalogKeyField("PRODUCT_MODEL", source="product_key", read_only=True)
+    variant = CatalogKeyField(
+        "VARIANT_MODEL",
+        source="variant_key",
+        read_only=True,
+        allow_null=True,
+        help_text=_("Null for a product-wide report (every waiter of the product)."),
+    )
+    item_name = serializers.CharField(source="catalog_label", read_only=True)
+    reason = NamedChoiceField(
+        choices=ForecastReport.Reason.choices, schema_name="ForecastReasonEnum", read_only=True
+    )
+    cvr_level = NamedChoiceField(
+        choices=ForecastReport.Level.choices, schema_name="ConversionLevelEnum", read_only=True
+    )
+    waiting_by_tier = TierCountSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ForecastReport
+        fields = [
+            "id",
+            "product",
+            "variant",
+            "item_name",
+            "reason",
+            "occasion",
+            "event",
+            "created_at",
+            *ForecastReport.NUMBERS,
+        ]
+        read_only_fields = fields
+
+
+class FunnelSerializer(serializers.Serializer):
+    """How far the matching entries got, each step counted in entries."""
+
+    joined = serializers.IntegerField(read_only=True)
+    confirmed = serializers.IntegerField(
+        read_only=True, help_text=_("Held a place in line (guests: confirmed their address).")
+    )
+    notified = serializers.IntegerField(
+        read_only=True, help_text=_("A restock alert reached them (failed sends do not count).")
+    )
+    clicked = serializers.IntegerField(
+        read_only=True, help_text=_("Followed the alert's link to the item.")
+    )
+    purchased = serializers.IntegerField(
+        read_only=True,
+        help_text=_("Bought within the attribution window of the alert, clicked or not."),
     )

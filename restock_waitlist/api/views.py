@@ -26,9 +26,14 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from restock_waitlist import services
+from restock_waitlist import forecast, services
 from restock_waitlist.adapters import prefetch_catalog
-from restock_waitlist.api.filters import EntryFilter, OwnEntryFilter, RestockEventFilter
+from restock_waitlist.api.filters import (
+    EntryFilter,
+    ForecastReportFilter,
+    OwnEntryFilter,
+    RestockEventFilter,
+)
 from restock_waitlist.api.parsers import PARSER_CLASSES
 from restock_waitlist.api.permissions import (
     TOKEN_HEADER,
@@ -51,6 +56,8 @@ from restock_waitlist.api.serializers import (
     PENDING_CONFIRMATION,
     REGISTERED,
     EntrySerializer,
+    ForecastReportSerializer,
+    FunnelSerializer,
     GuestJoinResultSerializer,
     ItemSummarySerializer,
     JoinResultSerializer,
@@ -62,7 +69,13 @@ from restock_waitlist.api.serializers import (
 from restock_waitlist.api.throttling import GuestRateThrottle, JoinRateThrottle
 from restock_waitlist.conf import app_settings
 from restock_waitlist.contacts import recipient_email
-from restock_waitlist.models import CatalogItemMixin, Notification, RestockEvent, StockWaitlist
+from restock_waitlist.models import (
+    CatalogItemMixin,
+    ForecastReport,
+    Notification,
+    RestockEvent,
+    StockWaitlist,
+)
 from restock_waitlist.querysets import DISPATCH_ORDER
 
 #: ``consent_source`` of entries joined through the API that name no form of their own.
@@ -309,19 +322,41 @@ class _Echo:
         return value
 
 
-def csv_lines(entries, chunk_size, zone=None):
-    """The export, line by line: ``chunk_size`` rows in memory at a time, names loaded per chunk.
+def csv_lines(queryset, columns, chunk_size, zone=None):
+    """An export, line by line: a header of ``columns`` (``{header: reader}``), then one line
+    per row, ``chunk_size`` rows in memory at a time, names loaded per chunk.
 
     The response streams after the view has returned, when the request's time zone may no
-    longer be active: the view passes it in as ``zone``.
+    longer be active: :func:`csv_response` passes it in as ``zone``.
     """
     writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
-    rows = entries.iterator(chunk_size=chunk_size)
+    yield writer.writerow(columns)
+    rows = queryset.iterator(chunk_size=chunk_size)
     while chunk := list(islice(rows, chunk_size)):
         prefetch_catalog(chunk)
-        for entry in chunk:
-            yield writer.writerow([csv_cell(read(entry), zone) for read in EXPORT_COLUMNS.values()])
+        for row in chunk:
+            yield writer.writerow([csv_cell(read(row), zone) for read in columns.values()])
+
+
+class CsvExportMixin:
+    """A viewset whose ``export`` action streams CSV, whatever the ``Accept`` header says (its
+    errors stay JSON)."""
+
+    #: Rows held in memory at a time while streaming the CSV export.
+    export_chunk_size = 500
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=force or self.action == "export")
+
+
+def csv_response(queryset, columns, chunk_size, filename):
+    """A streamed CSV download of ``queryset``."""
+    response = StreamingHttpResponse(
+        csv_lines(queryset, columns, chunk_size, timezone.get_current_timezone()),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 SUMMARY_BY = ("variant", "product")
@@ -331,7 +366,7 @@ SUMMARY_BY = ("variant", "product")
     list=extend_schema(summary="All entries", tags=["merchant"]),
     retrieve=extend_schema(summary="One entry", tags=["merchant"]),
 )
-class MerchantEntryViewSet(PlainNotFoundMixin, viewsets.ReadOnlyModelViewSet):
+class MerchantEntryViewSet(PlainNotFoundMixin, CsvExportMixin, viewsets.ReadOnlyModelViewSet):
     """Every entry, for staff with ``view_stockwaitlist``: lists, summaries, CSV export."""
 
     serializer_class = MerchantEntrySerializer
@@ -339,18 +374,12 @@ class MerchantEntryViewSet(PlainNotFoundMixin, viewsets.ReadOnlyModelViewSet):
     parser_classes = PARSER_CLASSES
     permission_classes = [IsMerchant]
     filter_backends = [EntryFilter]
-    filtered_actions = ("list", "summary", "export")
+    filtered_actions = ("list", "summary", "export", "funnel")
     pagination_class = WaitlistPagination
     schema = waitlist_schema()
-    #: Rows held in memory at a time while streaming the CSV export.
-    export_chunk_size = 500
 
     def get_queryset(self):
         return StockWaitlist.objects.with_positions().with_catalog().order_by("-created_at", "-id")
-
-    def perform_content_negotiation(self, request, force=False):
-        # The export streams CSV whatever the Accept header says; its errors are JSON.
-        return super().perform_content_negotiation(request, force=force or self.action == "export")
 
     @extend_schema(
         summary="Waitlist summary per variant or per product",
@@ -390,12 +419,17 @@ class MerchantEntryViewSet(PlainNotFoundMixin, viewsets.ReadOnlyModelViewSet):
             .select_related("user")
             .order_by("product_key", "variant_key", *DISPATCH_ORDER)
         )
-        response = StreamingHttpResponse(
-            csv_lines(entries, self.export_chunk_size, timezone.get_current_timezone()),
-            content_type="text/csv; charset=utf-8",
-        )
-        response["Content-Disposition"] = 'attachment; filename="waitlist.csv"'
-        return response
+        return csv_response(entries, EXPORT_COLUMNS, self.export_chunk_size, "waitlist.csv")
+
+    @extend_schema(
+        summary="Funnel: joined, confirmed, notified, clicked, purchased",
+        tags=["merchant"],
+        responses=FunnelSerializer,
+    )
+    @action(detail=False, pagination_class=None)
+    def funnel(self, request):
+        entries = self.filter_queryset(StockWaitlist.objects.all())
+        return Response(FunnelSerializer(forecast.funnel(entries)).data)
 
 
 @extend_schema_view(
@@ -420,7 +454,12 @@ class RestockEventViewSet(
             f"notifications_{value}": Count("notifications", filter=Q(notifications__status=value))
             for value in Notification.Status.values
         }
-        return RestockEvent.objects.annotate(**counts).with_catalog().order_by("-created_at", "-id")
+        return (
+            RestockEvent.objects.annotate(**counts)
+            .prefetch_related("waves")
+            .with_catalog()
+            .order_by("-created_at", "-id")
+        )
 
     @extend_schema(
         summary="Record a restock (notifies the waitlist)",
@@ -437,3 +476,46 @@ class RestockEventViewSet(
             )
         event = self.get_queryset().get(pk=event.pk)
         return Response(self.get_serializer(event).data, status=status.HTTP_201_CREATED)
+
+
+#: The forecast export's columns: header, and how to read it off a report.
+FORECAST_COLUMNS = {
+    "id": attrgetter("pk"),
+    "product": attrgetter("product_key"),
+    "variant": attrgetter("variant_key"),
+    "item_name": attrgetter("catalog_label"),
+    "reason": attrgetter("reason"),
+    "occasion": attrgetter("occasion"),
+    "event": attrgetter("event_id"),
+    "created_at": attrgetter("created_at"),
+    **{name: attrgetter(name) for name in ForecastReport.NUMBERS if name != "waiting_by_tier"},
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Forecast reports, newest first", tags=["merchant"]),
+    retrieve=extend_schema(summary="One forecast report", tags=["merchant"]),
+)
+class ForecastReportViewSet(PlainNotFoundMixin, CsvExportMixin, viewsets.ReadOnlyModelViewSet):
+    """Forecast reports for staff with ``view_forecastreport``: lists, filters, CSV export."""
+
+    serializer_class = ForecastReportSerializer
+    permission_classes = [IsMerchant]
+    filter_backends = [ForecastReportFilter]
+    filtered_actions = ("list", "export")
+    pagination_class = WaitlistPagination
+    lookup_value_regex = LOOKUP_VALUE_REGEX
+    schema = waitlist_schema()
+
+    def get_queryset(self):
+        return ForecastReport.objects.with_catalog().order_by("-created_at", "-id")
+
+    @extend_schema(
+        summary="Export forecast reports as CSV (streamed)",
+        tags=["merchant"],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    @action(detail=False, pagination_class=None)
+    def export(self, request):
+        reports = self.filter_queryset(ForecastReport.objects.order_by("-created_at", "-id"))
+        return csv_response(reports, FORECAST_COLUMNS, self.export_chunk_size, "forecasts.csv")

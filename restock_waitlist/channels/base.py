@@ -73,7 +73,7 @@ class Outgoing:
 
     @property
     def purchase_url(self):
-        return self._link("purchase", links.purchase_url, self.entry)
+        return self._link("purchase", links.click_url, self.notification_id)
 
     @property
     def confirm_url(self):

@@ -5,7 +5,12 @@ from rest_framework.test import APIClient
 
 from tests import factories
 
-MERCHANT_PERMS = ("view_stockwaitlist", "view_restockevent", "add_restockevent")
+MERCHANT_PERMS = (
+    "view_stockwaitlist",
+    "view_restockevent",
+    "add_restockevent",
+    "view_forecastreport",
+)
 
 
 @pytest.fixture

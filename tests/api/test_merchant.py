@@ -369,7 +369,9 @@ class TestRestocks:
     [
         # session, user, permissions (user and group), count, page, products, variants
         ("merchant-entry-list", lambda: factories.EntryFactory(), 8),
-        ("merchant-restock-list", lambda: factories.RestockEventFactory(), 8),
+        # ... and the waves of the page
+        ("merchant-restock-list", lambda: factories.RestockEventFactory(), 9),
+        ("merchant-forecast-list", lambda: factories.ForecastReportFactory(), 8),
     ],
 )
 def test_merchant_list_queries_do_not_grow_with_page_size(

@@ -58,7 +58,7 @@ def test_locmem_channel_records_in_its_outbox(message):
     assert result[7].outcome == base.Result.SENT
     sent = locmem.outbox[0]
     assert (sent.channel, sent.contact, sent.entry_id) == ("sms", "+821012345678", message.entry.pk)
-    assert "ref=restock" in sent.text
+    assert "https://shop.example/waitlist/r/" in sent.text
 
 
 def test_a_backend_bug_becomes_a_transient_result_not_a_crash(message):
@@ -168,9 +168,9 @@ def test_push_reaches_every_device_of_the_user(monkeypatch, user, variant):
     assert result[1] == base.Result.sent("GCMDevice:1,APNSDevice:2,WebPushDevice:3")
     gcm_body, gcm_kwargs = devices[0].sent[0]
     assert "is back" in gcm_body
-    assert gcm_kwargs["extra"]["url"].startswith("https://shop.example/products/")
+    assert gcm_kwargs["extra"]["url"].startswith("https://shop.example/waitlist/r/")
     assert devices[1].sent[0][0]["title"] == "Back in stock"
-    assert '"url": "https://shop.example/products/' in devices[2].sent[0][0]
+    assert '"url": "https://shop.example/waitlist/r/' in devices[2].sent[0][0]
 
 
 def test_push_without_devices_is_no_contact(monkeypatch, user, variant):
@@ -225,7 +225,7 @@ def test_sms_goes_through_twilio(monkeypatch, message):
     assert result[7] == base.Result.sent("SM123")
     payload = client.created[0]
     assert (payload["to"], payload["from_"]) == ("+821012345678", "+15550001")
-    assert "ref=restock" in payload["body"] and "/waitlist/unsubscribe/" in payload["body"]
+    assert "/waitlist/r/" in payload["body"] and "/waitlist/unsubscribe/" in payload["body"]
 
 
 def test_sms_messaging_service_replaces_from(monkeypatch, message):

@@ -119,9 +119,7 @@ def test_one_call_carries_each_waiters_template_and_variables(kakao, solapi, var
             "#{수신거부링크}": korean.unsubscribe_url,
         },
     }
-    assert korean.purchase_url.startswith("https://shop.example/") and "ref=restock" in (
-        korean.purchase_url
-    )
+    assert korean.purchase_url.startswith("https://shop.example/waitlist/r/")
     assert second["kakaoOptions"]["templateId"] == TEMPLATES["en"]
     assert second["kakaoOptions"]["variables"]["#{수신거부링크}"] == english.unsubscribe_url
     assert "from" not in first and "replacements" not in first

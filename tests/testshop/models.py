@@ -59,3 +59,18 @@ class GadgetStock(models.Model):
 def gadget_available(stock):
     """``STOCK_AVAILABLE`` as a callable: what is in stock and not promised to an order."""
     return stock.num_in_stock - stock.num_allocated
+
+
+class Order(models.Model):
+    """An order line as a shop keeps it: ``ORDER_MODEL`` in tests that watch orders."""
+
+    number = models.CharField(max_length=20)
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="orders")
+    customer = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    email = models.EmailField(blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+
+    def __str__(self):
+        return self.number
