@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from restock_waitlist import services
 from restock_waitlist.adapters import prefetch_catalog
 from restock_waitlist.conf import app_settings
-from restock_waitlist.models import Notification, StockWaitlist
+from restock_waitlist.models import Notification, Purchase, StockWaitlist
 
 Status = StockWaitlist.Status
 #: The subscriber key of an erased entry starts with this; the rest is random.
@@ -171,9 +171,37 @@ class NotificationsSection(DataSection):
         return anonymise_notifications(subject.entries())
 
 
+class PurchasesSection(DataSection):
+    """Purchases the shop reported for the subject (through their entries or account): what,
+    when, which order, whether an alert was credited. Erasure unlinks the account and
+    replaces the order reference (which points into the shop's own records of the person)
+    with an opaque one; the sale still counts."""
+
+    name = "purchases"
+    fields = {
+        "entry": "entry_id",
+        "item_name": "catalog_label",
+        **as_named("order_ref", "quantity", "purchased_at", "attributed"),
+    }
+
+    def purchases(self, subject):
+        query = Q(entry__in=subject.entries())
+        if subject.user is not None:
+            query |= Q(user=subject.user)
+        return Purchase.objects.filter(query)
+
+    def export(self, subject):
+        purchases = list(self.purchases(subject).order_by("purchased_at", "pk"))
+        prefetch_catalog(purchases)
+        return _rows(purchases, self.fields)
+
+    def erase(self, subject):
+        return anonymise_purchases(self.purchases(subject))
+
+
 #: Every kind of record export and erasure cover, in order (entries before the rows that
 #: copy their subscriber key).
-SECTIONS = [EntriesSection(), ConsentSection(), NotificationsSection()]
+SECTIONS = [EntriesSection(), ConsentSection(), NotificationsSection(), PurchasesSection()]
 
 
 def anonymise_entries(entries):
@@ -189,6 +217,16 @@ def anonymise_entries(entries):
         ["subscriber_key", "email", "phone", "locale", "time_zone", "user"],
         batch_size=BATCH_SIZE,
     )
+    return len(rows)
+
+
+def anonymise_purchases(purchases):
+    """Unlink ``purchases`` from the account and give each an opaque order reference; item,
+    quantity, time and attribution stay. Returns how many."""
+    rows = list(purchases.exclude(order_ref__startswith=ERASED_PREFIX).only("pk"))
+    for row in rows:
+        row.order_ref, row.user = erased_key(), None
+    Purchase.objects.bulk_update(rows, ["order_ref", "user"], batch_size=BATCH_SIZE)
     return len(rows)
 
 
@@ -233,8 +271,9 @@ def erase_subscriber_data(email=None, user=None):
 
 def purge_old_records(now=None):
     """Delete ended entries (cancelled, expired, notified) and their notification logs whose
-    last activity is older than ``RETENTION``, and anonymise purchased ones as old; ``None``
-    keeps everything. Returns ``{"deleted": n, "anonymised": m}``.
+    last activity is older than ``RETENTION``, and anonymise purchased ones and purchase
+    records as old; ``None`` keeps everything. Returns ``{"deleted": n, "anonymised": m}``
+    (``m`` counts entries and purchase records).
 
     Restock events and their wave plans hold no personal data and stay.
     """
@@ -264,4 +303,10 @@ def purge_old_records(now=None):
             anonymise_entries(batch)
             anonymise_notifications(batch)
             anonymised += len(ids)
+    old_purchases = Purchase.objects.filter(purchased_at__lt=cutoff).exclude(
+        order_ref__startswith=ERASED_PREFIX
+    )
+    while ids := list(old_purchases.values_list("pk", flat=True)[:BATCH_SIZE]):
+        with transaction.atomic():
+            anonymised += anonymise_purchases(Purchase.objects.filter(pk__in=ids))
     return {"deleted": deleted, "anonymised": anonymised}

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_q.models import Task
 
 from restock_waitlist import privacy, services
-from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
+from restock_waitlist.models import Notification, Purchase, RestockEvent, StockWaitlist
 from tests import factories, flaky
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +107,39 @@ class TestExport:
         assert list(info.value.message_dict) == ["email"]
 
 
+class TestPurchases:
+    def test_exported_and_erased_and_the_sale_still_counts(self, user, variant, restock):
+        entry = factories.EntryFactory(variant=variant, user=user)
+        restock(variant, 1)
+        credited = services.record_purchase(variant.product, variant, user=user, order_ref="A-1")
+        assert credited.pk == entry.pk
+        other = factories.VariantFactory(product=variant.product)
+        services.record_purchase(variant.product, other, user=user, order_ref="A-2")
+        data = privacy.export_subscriber_data(user=user)
+        assert sorted((p["order_ref"], p["attributed"]) for p in data["purchases"]) == [
+            ("A-1", True),
+            ("A-2", False),
+        ]
+        assert privacy.erase_subscriber_data(user=user)["purchases"] == 2
+        assert not Purchase.objects.filter(user=user).exists()
+        assert set(Purchase.objects.values_list("attributed", flat=True)) == {True, False}
+        assert all(
+            ref.startswith("erased:")
+            for ref in Purchase.objects.values_list("order_ref", flat=True)
+        )
+        assert privacy.export_subscriber_data(user=user)["purchases"] == []
+
+    def test_old_purchase_records_are_anonymised_by_the_purge(self, user, variant):
+        services.record_purchase(variant.product, variant, user=user, order_ref="OLD")
+        services.record_purchase(variant.product, variant, user=user, order_ref="NEW")
+        Purchase.objects.filter(order_ref="OLD").update(
+            purchased_at=timezone.now() - timedelta(days=800)
+        )
+        assert privacy.purge_old_records() == {"deleted": 0, "anonymised": 1}
+        assert set(Purchase.objects.values_list("order_ref", "user")) >= {("NEW", user.pk)}
+        assert Purchase.objects.filter(user=None, order_ref__startswith="erased:").count() == 1
+
+
 class TestErase:
     def test_personal_data_goes_and_counts_stay(self, variant, restock):
         notified = guest(variant)
@@ -123,6 +156,7 @@ class TestErase:
             "entries": 3,
             "consent": 0,
             "notifications": 1,
+            "purchases": 0,
         }
         after_entries, after_notifications = counts()
         # Only the entry still in line changed status: nobody can reach it any more.
@@ -210,7 +244,8 @@ class TestCommands:
         assert json.loads(target.read_text())["entries"] == []
         out = StringIO()
         call_command("restock_waitlist_erase_subscriber", email="jisoo@example.com", stdout=out)
-        assert out.getvalue().strip() == "Erased: 1 entries, 0 consent, 0 notifications."
+        erased = "Erased: 1 entries, 0 consent, 0 notifications, 0 purchases."
+        assert out.getvalue().strip() == erased
         out = StringIO()
         call_command("restock_waitlist_purge", stdout=out)
         assert out.getvalue().startswith("Deleted 0 entries")
