@@ -21,6 +21,7 @@ import json
 import logging
 from types import SimpleNamespace
 
+import phonenumbers
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
@@ -129,22 +130,10 @@ def solapi_sdk():
     )
 
 
-def phonenumbers_library():
-    try:
-        import phonenumbers
-    except ImportError as exc:
-        raise ImproperlyConfigured(
-            "The KakaoTalk AlimTalk channel needs phonenumbers: "
-            "pip install 'restock-waitlist[kakao]'."
-        ) from exc
-    return phonenumbers
-
-
 def kakao_number(number):
     """The domestic form SOLAPI takes (``01012345678``) of a Korean mobile number written
     ``+821012345678``, ``010-1234-5678`` or ``01012345678``; ``None`` for any other number
     (AlimTalk reaches Korean mobile numbers only)."""
-    phonenumbers = phonenumbers_library()
     try:
         parsed = phonenumbers.parse(str(number), "KR")
     except phonenumbers.NumberParseException:
@@ -220,7 +209,6 @@ class KakaoAlimTalkChannel(BaseChannel):
         ]
         try:
             solapi_sdk()
-            phonenumbers_library()
         except ImproperlyConfigured as exc:
             errors.append(checks.Error(f"{name!r}: {exc}", id="restock_waitlist.E041"))
         templates = options.get("TEMPLATES")
