@@ -8,6 +8,7 @@ from django.db.models.query import ModelIterable
 
 WAITING = "waiting"
 ACTIVE = ("pending", "waiting")
+NOTIFIED, PURCHASED = "notified", "purchased"
 
 #: The dispatch order, defined once: higher tier first, then first come, then id. Variant
 #: and product-wide ("any variant") waiters of an item share one queue in this order.
@@ -86,7 +87,8 @@ class WaitlistQuerySet(CatalogQuerySet):
 
     def reached(self):
         """Entries whose subscriber a restock alert reached: notified (and since purchased or
-        cancelled, or not), unless every message about that restock failed or was skipped.
+        cancelled, or not; an entry marked notified or purchased counts even without the
+        time), unless every message about that restock failed or was skipped.
 
         The one definition of "notified" for attribution, conversion rates and the funnel.
         An entry notified through its subscriber's other entry (a variant and "any variant")
@@ -95,9 +97,8 @@ class WaitlistQuerySet(CatalogQuerySet):
         messages = apps.get_model("restock_waitlist", "Notification").objects.filter(
             event=OuterRef("notified_by"), subscriber_key=OuterRef("subscriber_key")
         )
-        return self.filter(notified_at__isnull=False).filter(
-            Exists(messages.filter(status="sent")) | ~Exists(messages)
-        )
+        told = Q(notified_at__isnull=False) | Q(status__in=(NOTIFIED, PURCHASED))
+        return self.filter(told).filter(Exists(messages.filter(status="sent")) | ~Exists(messages))
 
     def for_item(self, product_key, variant_key=""):
         """Entries for exactly this product/variant (``""``: the product-wide ones)."""

@@ -90,6 +90,14 @@ class TestConversionFromHistory:
         assert (estimate["estimated_purchase"], estimate["recommended_restock_qty"]) == (2.0, 3)
         assert (estimate["low"], estimate["high"]) == (1, 4)
 
+    def test_entries_marked_notified_or_purchased_count_without_the_time(self, variant):
+        """Data imported or written without ``notified_at`` (a status alone) still counts."""
+        for n in range(40):
+            status = Status.PURCHASED if n < 10 else Status.NOTIFIED
+            factories.EntryFactory(variant=variant, status=status)
+        estimate = estimate_restock_demand(variant.product, variant)
+        assert (estimate["historical_cvr"], estimate["cvr_level"]) == (0.25, "variant")
+
     def test_falls_back_to_the_product_then_the_shop_then_the_default(self, variant):
         sibling = factories.StockLevelFactory(variant__product=variant.product).variant
         other = factories.StockLevelFactory().variant
