@@ -2,8 +2,8 @@
 
 Connected in ``AppConfig.ready()`` to ``RESTOCK_WAITLIST["STOCK_MODEL"]`` and
 ``["ORDER_MODEL"]``, and reconnected when that setting changes. The merchant's stock
-``save()`` pays one query in ``pre_save``, and two more (a waiter check and the event
-insert) only when stock goes from none to some; stock falling to none only queues a
+``save()`` pays one query in ``pre_save``, and one more (the event, inserted only if
+anyone waits) when stock goes from none to some; stock falling to none only queues a
 forecast report once the transaction commits. A new order only queues its attribution.
 """
 

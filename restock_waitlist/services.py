@@ -23,6 +23,7 @@ from restock_waitlist.contacts import recipient_email
 from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, Purchase, RestockEvent, StockWaitlist
 from restock_waitlist.querysets import item_filter
+from restock_waitlist.statements import insert_if_exists
 
 logger = logging.getLogger("restock_waitlist")
 
@@ -514,21 +515,30 @@ def record_restock(product, variant=None, quantity=None, *, previous_quantity=No
 
 def detect_restock(product_key, variant_key, before, after):
     """Record a restock when an item's stock rose from none to some and people wait for it."""
-    if before > 0 or after <= 0 or not has_waiters(product_key, variant_key):
+    if before > 0 or after <= 0:
         return None
+    waiters = StockWaitlist.objects.waiting_for_restock(product_key, variant_key)
     return _create_restock_event(
-        product_key, variant_key, after, before, RestockEvent.Source.STOCK_SAVE
+        product_key, variant_key, after, before, RestockEvent.Source.STOCK_SAVE, if_any=waiters
     )
 
 
-def _create_restock_event(product_key, variant_key, quantity, previous_quantity, source):
-    event = RestockEvent.objects.create(
+def _create_restock_event(
+    product_key, variant_key, quantity, previous_quantity, source, *, if_any=None
+):
+    """The new event, announced on commit; ``None`` when ``if_any`` (a queryset) is empty,
+    checked in the same statement as the insert."""
+    event = RestockEvent(
         product_key=product_key,
         variant_key=variant_key,
         quantity=quantity,
         previous_quantity=previous_quantity,
         source=source,
     )
+    if if_any is None:
+        event.save(force_insert=True)
+    elif not insert_if_exists(event, if_any):
+        return None
     signals.send_on_commit(signals.restock_detected, sender=RestockEvent, event=event)
     return event
 
