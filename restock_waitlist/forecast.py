@@ -266,13 +266,18 @@ def estimate_all():
     return forecasts
 
 
-def funnel(entries=None):
+#: The funnel's steps, in order.
+FUNNEL_STEPS = ("joined", "confirmed", "notified", "clicked", "purchased")
+
+
+def funnel(entries=None, *, by=()):
     """How far entries got, in one query: ``joined``, ``confirmed`` (held a place in line),
     ``notified`` (an alert reached them), ``clicked`` (they followed its link) and
     ``purchased`` (a purchase was credited to them, clicked or not).
 
     ``entries`` is a queryset of :class:`~restock_waitlist.models.StockWaitlist` (filter it
-    by item or date first); all entries by default.
+    by item or date first); all entries by default. With ``by`` (field names, e.g.
+    ``("notified_by",)``), a list of such counts per group, each with its ``by`` values.
     """
     entries = StockWaitlist.objects.all() if entries is None else entries
     clicked = Notification.objects.filter(
@@ -285,12 +290,15 @@ def funnel(entries=None):
         | Q(confirmed_at__isnull=False)
         | Q(status=Status.CANCELLED, user__isnull=False)
     )
-    return entries.order_by().aggregate(
-        joined=Count("pk"),
-        confirmed=Count("pk", filter=confirmed),
-        notified=Count(
+    counts = {
+        "joined": Count("pk"),
+        "confirmed": Count("pk", filter=confirmed),
+        "notified": Count(
             "pk", filter=Q(Exists(StockWaitlist.objects.reached().filter(pk=OuterRef("pk"))))
         ),
-        clicked=Count("pk", filter=Q(Exists(clicked))),
-        purchased=Count("pk", filter=PURCHASED),
-    )
+        "clicked": Count("pk", filter=Q(Exists(clicked))),
+        "purchased": Count("pk", filter=PURCHASED),
+    }
+    if by:
+        return list(entries.order_by().values(*by).annotate(**counts).order_by())
+    return entries.order_by().aggregate(**counts)
