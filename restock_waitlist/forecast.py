@@ -22,7 +22,7 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.conf import app_settings
 from restock_waitlist.models import ForecastReport, Notification, StockWaitlist
-from restock_waitlist.querysets import item_filter
+from restock_waitlist.querysets import item_filter, reached_condition
 
 Level = ForecastReport.Level
 #: The fallback chain, most specific first; ``"default"`` is what is left after it.
@@ -293,9 +293,7 @@ def funnel(entries=None, *, by=()):
     counts = {
         "joined": Count("pk"),
         "confirmed": Count("pk", filter=confirmed),
-        "notified": Count(
-            "pk", filter=Q(Exists(StockWaitlist.objects.reached().filter(pk=OuterRef("pk"))))
-        ),
+        "notified": Count("pk", filter=reached_condition()),
         "clicked": Count("pk", filter=Q(Exists(clicked))),
         "purchased": Count("pk", filter=PURCHASED),
     }

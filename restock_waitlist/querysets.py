@@ -77,6 +77,23 @@ def outer_ref(depth):
     return ref
 
 
+def reached_condition():
+    """Q for entries whose subscriber a restock alert reached: notified (and since purchased
+    or cancelled, or not; an entry marked notified or purchased counts even without the
+    time), unless every message about that restock failed or was skipped.
+
+    The one definition of "notified" for attribution, conversion rates and the funnel (a
+    condition, so the funnel counts with it in its single pass over the entries). An entry
+    notified through its subscriber's other entry (a variant and "any variant") has no
+    message of its own and counts.
+    """
+    messages = apps.get_model("restock_waitlist", "Notification").objects.filter(
+        event=OuterRef("notified_by"), subscriber_key=OuterRef("subscriber_key")
+    )
+    told = Q(notified_at__isnull=False) | Q(status__in=(NOTIFIED, PURCHASED))
+    return told & (Exists(messages.filter(status="sent")) | ~Exists(messages))
+
+
 class WaitlistQuerySet(CatalogQuerySet):
     def active(self):
         """Entries that hold a place in line (waiting, or pending confirmation)."""
@@ -86,19 +103,8 @@ class WaitlistQuerySet(CatalogQuerySet):
         return self.filter(status=WAITING)
 
     def reached(self):
-        """Entries whose subscriber a restock alert reached: notified (and since purchased or
-        cancelled, or not; an entry marked notified or purchased counts even without the
-        time), unless every message about that restock failed or was skipped.
-
-        The one definition of "notified" for attribution, conversion rates and the funnel.
-        An entry notified through its subscriber's other entry (a variant and "any variant")
-        has no message of its own and counts.
-        """
-        messages = apps.get_model("restock_waitlist", "Notification").objects.filter(
-            event=OuterRef("notified_by"), subscriber_key=OuterRef("subscriber_key")
-        )
-        told = Q(notified_at__isnull=False) | Q(status__in=(NOTIFIED, PURCHASED))
-        return self.filter(told).filter(Exists(messages.filter(status="sent")) | ~Exists(messages))
+        """Entries whose subscriber a restock alert reached (:func:`reached_condition`)."""
+        return self.filter(reached_condition())
 
     def for_item(self, product_key, variant_key=""):
         """Entries for exactly this product/variant (``""``: the product-wide ones)."""
