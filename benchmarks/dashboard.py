@@ -6,8 +6,8 @@ Seeds (in SQL, a minute or so for a million) ``--entries`` entries over ``--vari
 variants (10 per product), joined over the last 120 days: 60 % waiting, 5 % pending,
 10 % cancelled, 20 % notified by a past restock of their variant and 5 % who then bought
 (6 % of all in the VIP tier); a sent notification for each reached entry, clicked by every
-buyer and about a quarter of the others; 20 restocks in progress with two waves each; a daily forecast report for every
-variant over 30 days. Then renders the dashboard (and an item's page) as a signed-in
+buyer and about a quarter of the others; 20 restocks in progress with two waves each; a
+daily forecast report for every variant over 30 days. Then renders the dashboard (and an item's page) as a signed-in
 superuser through Django's test client, and prints the median time of ``--repeat`` runs
 with its query count, and the time of each part of :func:`restock_waitlist.dashboard.summary`.
 ``--keep`` reuses the data of a previous run.
@@ -96,8 +96,12 @@ def seed(args):
     )
     from tests.testshop.models import Product, StockLevel, Variant
 
-    for model in (ForecastReport, Notification, RestockWave, RestockEvent, StockWaitlist):
-        model.objects.all()._raw_delete(model.objects.db)
+    tables = ", ".join(
+        model._meta.db_table
+        for model in (ForecastReport, Notification, RestockWave, RestockEvent, StockWaitlist)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {tables} CASCADE")
     Product.objects.all().delete()
     products = Product.objects.bulk_create(
         Product(name=f"Bench product {n}") for n in range(max(args.variants // 10, 1))
