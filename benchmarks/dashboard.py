@@ -7,10 +7,10 @@ variants (10 per product), joined over the last 120 days: 60 % waiting, 5 % pend
 10 % cancelled, 20 % notified by a past restock of their variant and 5 % who then bought
 (6 % of all in the VIP tier); a sent notification for each reached entry, clicked by every
 buyer and about a quarter of the others; 20 restocks in progress with two waves each; a
-daily forecast report for every variant over 30 days. Then renders the dashboard (and an item's page) as a signed-in
-superuser through Django's test client, and prints the median time of ``--repeat`` runs
-with its query count, and the time of each part of :func:`restock_waitlist.dashboard.summary`.
-``--keep`` reuses the data of a previous run.
+daily forecast report for every variant over 30 days. Then renders the dashboard (and an
+item's page) as a signed-in superuser through Django's test client and prints the median
+time of ``--repeat`` runs with its query count, and the time of each part of
+:func:`restock_waitlist.dashboard.summary`. ``--keep`` reuses the data of a previous run.
 """
 
 import argparse
