@@ -126,7 +126,7 @@ def growth(days=PERIODS[0], today=None):
             .annotate(day=TruncDate(column, tzinfo=zone))
             .order_by()
             .values("day")
-            .annotate(count=Count("pk"))
+            .annotate(count=Count("*"))  # not the id: the date index alone answers it
         )
         for row in per_day:
             if row["day"] in rows:
