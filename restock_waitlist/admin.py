@@ -1450,14 +1450,22 @@ def report_columns():
     }
 
 
+class ReasonFilter(admin.ChoicesFieldListFilter):
+    """Filter by why a report was written ("After a wave", "Daily"...)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = _("reason")
+
+
 @admin.register(ForecastReport)
 class ForecastReportAdmin(MerchantAdmin):
     """Forecast reports: what waited for an item, what to reorder, and how sure that is;
     filtered by product, occasion, conversion level and date, downloadable as CSV."""
 
-    list_display = ["item", "written", "reason_cell", "waiting", "recommended", "conversion"]
+    list_display = ["item", "written", "waiting", "recommended", "conversion"]
     list_display_links = ["item"]
-    list_filter = [ProductFilter, "reason", "cvr_level"]
+    list_filter = [ProductFilter, ("reason", ReasonFilter), "cvr_level"]
     date_hierarchy = "created_at"
     actions = None
     read_only_page = True
@@ -1535,19 +1543,13 @@ class ForecastReportAdmin(MerchantAdmin):
 
     @admin.display(description=gettext_lazy("written at"), ordering="created_at")
     def written(self, obj):
-        return local_time(obj.created_at)
-
-    @admin.display(description=gettext_lazy("written"), ordering="reason")
-    def reason_cell(self, obj):
-        return obj.get_reason_display()
+        return two_lines(local_time(obj.created_at), obj.get_reason_display())
 
     @admin.display(description=gettext_lazy("waiting"), ordering="waitlist_count")
     def waiting(self, obj):
         return two_lines(number_format(obj.waitlist_count), tiers_text(obj.waiting_by_tier))
 
-    @admin.display(
-        description=gettext_lazy("recommended restock"), ordering="recommended_restock_qty"
-    )
+    @admin.display(description=gettext_lazy("reorder"), ordering="recommended_restock_qty")
     def recommended(self, obj):
         return two_lines(number_format(obj.recommended_restock_qty), self.range_display(obj))
 
@@ -1603,15 +1605,13 @@ FUNNEL_LABELS = {
 class PeriodForm(forms.Form):
     """The growth chart's period."""
 
-    days = forms.TypedChoiceField(
-        label=gettext_lazy("Period"),
-        coerce=int,
-        required=False,
-        choices=[
-            (days, gettext_lazy("Last %(days)s days") % {"days": days})
-            for days in dashboard.PERIODS
-        ],
-    )
+    days = forms.TypedChoiceField(label=gettext_lazy("Period"), coerce=int, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days"].choices = [
+            (days, _("Last %(days)s days") % {"days": days}) for days in dashboard.PERIODS
+        ]
 
 
 def funnel_rows(steps):

@@ -17,9 +17,9 @@ from django.utils.safestring import mark_safe
 PATTERNS = ("solid", "hatched", "dotted")
 _ids = count(1)
 
-WIDTH = 640
-LABEL_WIDTH = 200
-VALUE_WIDTH = 70
+WIDTH = 480
+LABEL_WIDTH = 180
+VALUE_WIDTH = 60
 BAR_HEIGHT = 18
 GAP = 8
 
@@ -82,7 +82,7 @@ def _legend(prefix, series, y):
                 name,
             )
         )
-        x += 28 + 8 * len(str(name))
+        x += 36 + _text_width(name)
     return _joined(parts)
 
 
@@ -178,7 +178,7 @@ def column_chart(title, labels, series, description=""):
             base,
         )
     )
-    every = max(len(labels) // 6, 1)
+    every = max(len(labels) // 4, 1)  # five labels or so, each about 65 wide
     for index, label in enumerate(labels):
         x = left + index * slot + 1
         for position, (name, values) in enumerate(series):
@@ -197,7 +197,7 @@ def column_chart(title, labels, series, description=""):
                     number_format(value),
                 )
             )
-        if index % every == 0:
+        if index % every == 0 and x + _text_width(label) <= WIDTH:
             parts.append(
                 format_html(
                     '<text x="{}" y="{}" class="rw-label">{}</text>',
@@ -220,7 +220,16 @@ def _joined(parts):
     return mark_safe("".join(conditional_escape(part) for part in parts))
 
 
-def _clip(label, size=28):
+def _text_width(text):
+    """About how wide ``text`` is drawn at 12 px: wide (CJK) characters count double."""
+    return sum(12 if ord(char) >= 0x1100 else 7 for char in str(text))
+
+
+def _clip(label, width=LABEL_WIDTH - 12):
     """A bar's label cut to fit beside it; the bar's ``<title>`` keeps it whole."""
     label = str(label)
-    return label if len(label) <= size else label[: size - 1] + "…"
+    if _text_width(label) <= width:
+        return label
+    while label and _text_width(label + "…") > width:
+        label = label[:-1]
+    return label + "…"

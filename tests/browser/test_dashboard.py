@@ -107,7 +107,7 @@ def test_an_items_page(merchant_browser, live_server, demand, screenshot):
     page = browser.find_element(By.ID, "content").text
     assert "Waiting, by variant and tier" in page
     assert "Restock history" in page and "Forecast history" in page
-    assert "White / 250" in page and "VIP" in page
+    assert "White / 250" in page and "Standard 10" in page
     full_page(browser, screenshot, "item")
     assert_fits(browser)
 
