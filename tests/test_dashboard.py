@@ -444,7 +444,7 @@ def test_the_dashboard_costs_the_same_queries_whatever_the_data(
     small = queries(admin_client, url)
     more(15)
     assert queries(admin_client, url) == small
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(19):
         admin_client.get(url)
 
 
@@ -460,7 +460,7 @@ def test_the_item_page_costs_the_same_queries_whatever_the_data(
         RestockWave.objects.create(event=event, number=1, available=1, size=3, rule="x")
         factories.ForecastReportFactory(variant=variant)
     assert queries(admin_client, url) == small
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(12):
         admin_client.get(url)
 
 
