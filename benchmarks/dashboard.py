@@ -15,7 +15,6 @@ time of ``--repeat`` runs with its query count, and the time of each part of
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -83,6 +82,15 @@ FROM bench_items i CROSS JOIN generate_series(0, 29) AS d
 """
 
 
+def restocks(variants, **fields):
+    from restock_waitlist.models import RestockEvent
+
+    return RestockEvent.objects.bulk_create(
+        RestockEvent(product_key=str(v.product_id), variant_key=str(v.pk), **fields)
+        for v in variants
+    )
+
+
 def seed(args):
     from django.db import connection
     from django.utils import timezone
@@ -112,17 +120,7 @@ def seed(args):
     )
     StockLevel.objects.bulk_create(StockLevel(variant=v, quantity=0) for v in variants)
     then = timezone.now() - timezone.timedelta(days=60)
-    events = RestockEvent.objects.bulk_create(
-        RestockEvent(
-            product_key=str(v.product_id),
-            variant_key=str(v.pk),
-            quantity=50,
-            source="recorded",
-            status="completed",
-            created_at=then,
-        )
-        for v in variants
-    )
+    events = restocks(variants, quantity=50, source="recorded", status="completed", created_at=then)
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE bench_items (idx int, product_key text, variant_key text, "
@@ -145,16 +143,12 @@ def seed(args):
         cursor.execute(SENDS_SQL)
         cursor.execute(REPORTS_SQL)
         cursor.execute("DROP TABLE bench_items")
-    live = RestockEvent.objects.bulk_create(
-        RestockEvent(
-            product_key=str(v.product_id),
-            variant_key=str(v.pk),
-            quantity=10,
-            source="stock_save",
-            status="waiting_next_wave",
-            waves_sent=2,
-        )
-        for v in variants[: args.in_progress]
+    live = restocks(
+        variants[: args.in_progress],
+        quantity=10,
+        source="stock_save",
+        status="waiting_next_wave",
+        waves_sent=2,
     )
     RestockWave.objects.bulk_create(
         RestockWave(event=e, number=number, available=10, size=30, rule="oversubscription")
@@ -165,29 +159,13 @@ def seed(args):
         cursor.execute("VACUUM ANALYZE")
 
 
-def timed(label, repeat, run):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    seconds = []
-    for _ in range(repeat):
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            run()
-            seconds.append(time.perf_counter() - started)
-    print(
-        f"{label:<38}{statistics.median(seconds) * 1000:9.1f} ms"
-        f"  (min {min(seconds) * 1000:.1f}, max {max(seconds) * 1000:.1f})"
-        f"  {len(queries):>3} queries"
-    )
-
-
 def main():
     args = parse_args()
     os.environ.setdefault("BENCH_DB", "restock_waitlist_bench_dashboard")
     os.environ.setdefault("BENCH_BROKER", "orm")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
     from benchmarks.dispatch import ensure_database
+    from benchmarks.forecast import timed
 
     ensure_database(os.environ["BENCH_DB"])
     import django

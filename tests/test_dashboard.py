@@ -6,7 +6,6 @@ import io
 from datetime import datetime, time, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -21,6 +20,7 @@ from restock_waitlist.models import (
     StockWaitlist,
 )
 from tests import factories
+from tests.test_admin import staff_with
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +28,6 @@ Status = StockWaitlist.Status
 SendStatus = Notification.Status
 DASHBOARD = "admin:restock_waitlist_dashboard"
 ZONE = "Asia/Seoul"
-
-
-def staff_with(*codenames, username="clerk"):
-    staff = factories.UserFactory(username=username, is_staff=True)
-    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    return staff
 
 
 @pytest.fixture
