@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from restock_waitlist import dashboard
 from restock_waitlist.models import (
@@ -309,6 +310,9 @@ def test_the_dashboard_shows_the_known_numbers(admin_client, known):
     assert context["growth_totals"] == {"joined": 15, "cancelled": 2}
     assert [row["of_joined_text"] for row in context["funnel"]][2] == "25.0 %"
     assert "2 of 3 sent" in page and "0 of 2 sent" in page
+    # Times in Seoul: the restock in progress was detected at noon there (03:00 in UTC).
+    detected = date_format(timezone.localtime(known["sending"].created_at), "SHORT_DATE_FORMAT")
+    assert f"detected {detected} noon" in page
     assert 'max="3"' in page and 'value="2"' in page
     item_url = reverse("admin:restock_waitlist_dashboard_item", args=[known["sneaker"].pk])
     assert item_url in page
