@@ -168,8 +168,9 @@ def restock_funnels(limit=RECENT_RESTOCKS):
             by=("notified_by",),
         )
     }
+    nobody = dict.fromkeys(forecast.FUNNEL_STEPS, 0)  # its entries moved on meanwhile
     for event in events:
-        event.funnel = with_rates(counts[event.pk])
+        event.funnel = with_rates(counts.get(event.pk, nobody))
     return events
 
 
