@@ -1679,32 +1679,33 @@ class DashboardAdmin(admin.ModelAdmin):
             ),
         ]
 
-    def context(self, request, title, **extra):
+    def admin_url(self, name):
+        return f"{self.admin_site.name}:{self.opts.app_label}_{name}"
+
+    def check_permission(self, request):
+        """Refuse (403) before any work, so the pages tell nothing to others."""
         if not self.has_view_permission(request):
             raise PermissionDenied
+
+    def context(self, request, title, **extra):
         return {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": title,
-            "dashboard_url": reverse(f"{self.admin_site.name}:{self.opts.app_label}_dashboard"),
+            "dashboard_url": reverse(self.admin_url("dashboard")),
             **extra,
         }
 
-    def item_url(self, product_key):
-        return reverse(
-            f"{self.admin_site.name}:{self.opts.app_label}_dashboard_item", args=[product_key]
-        )
-
     def dashboard_view(self, request):
+        self.check_permission(request)
         period = PeriodForm(request.GET)
         days = (period.is_valid() and period.cleaned_data["days"]) or dashboard.PERIODS[0]
         context = self.context(request, _("Demand dashboard"), period=period, days=days)
         data = dashboard.summary(days)
         for item in data["most_waited"]:
-            item.url = self.item_url(item.product_key)
+            item.url = reverse(self.admin_url("dashboard_item"), args=[item.product_key])
         for event in chain(data["restocks"], data["in_progress"]):
             event.url = reverse(self.admin_url("restockevent_change"), args=[event.pk])
-            event.item_url = self.item_url(event.product_key)
         growth = data["growth"]
         labels = [date_format(row["day"], "SHORT_DATE_FORMAT") for row in growth]
         context.update(
@@ -1740,6 +1741,7 @@ class DashboardAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/restock_waitlist/dashboard.html", context)
 
     def item_view(self, request, product_key):
+        self.check_permission(request)
         data = dashboard.item_detail(product_key)
         product = data["product"]
         if product.product is None and not (data["variants"] or data["restocks"]):
@@ -1778,6 +1780,3 @@ class DashboardAdmin(admin.ModelAdmin):
             + urlencode({"product": product_key}),
         )
         return TemplateResponse(request, "admin/restock_waitlist/dashboard_item.html", context)
-
-    def admin_url(self, name):
-        return f"{self.admin_site.name}:{self.opts.app_label}_{name}"

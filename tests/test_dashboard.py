@@ -373,6 +373,9 @@ def test_staff_without_view_dashboard_is_refused_and_sees_no_link(client, known)
     assert client.get(reverse(DASHBOARD)).status_code == 403
     url = reverse("admin:restock_waitlist_dashboard_item", args=[known["sneaker"].pk])
     assert client.get(url).status_code == 403
+    # Refused before looking: no telling which products exist.
+    unknown = reverse("admin:restock_waitlist_dashboard_item", args=["999999"])
+    assert client.get(unknown).status_code == 403
     index = client.get(reverse("admin:index")).content.decode()
     assert reverse(DASHBOARD) not in index
     app = client.get(reverse("admin:app_list", args=["restock_waitlist"])).content.decode()
