@@ -36,7 +36,6 @@ from restock_waitlist.adapters import get_adapter, prefetch_catalog
 from restock_waitlist.api.views import csv_response
 from restock_waitlist.channels import enabled_channels, label_for
 from restock_waitlist.models import (
-    CatalogItemMixin,
     Dashboard,
     ForecastReport,
     Notification,
@@ -814,12 +813,7 @@ def report_outcomes(model_admin, request, outcomes):
 
 def load_item_names(items):
     """``{(product_key, variant_key): name}`` for a few items, in two queries."""
-
-    class Item(CatalogItemMixin):
-        def __init__(self, product_key, variant_key):
-            self.product_key, self.variant_key = product_key, variant_key
-
-    rows = [Item(*item) for item in items]
+    rows = [dashboard.Item(*item) for item in items]
     prefetch_catalog(rows)
     return {(row.product_key, row.variant_key): row.catalog_label for row in rows}
 
