@@ -40,7 +40,8 @@ def merchant_settings(settings):
         "ADAPTER": "tests.testshop.priority.NamedTiersAdapter",
     }
     timezone.activate(ZONE)
-    yield settings
+    with translation.override("en"):  # whatever an earlier request left active
+        yield settings
     timezone.deactivate()
 
 
