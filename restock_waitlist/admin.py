@@ -16,25 +16,28 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import NestedObjects, quote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import get_select2_language
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, router
 from django.db.models import Count, prefetch_related_objects
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.text import capfirst
 from django.utils.translation import get_language_info, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 
-from restock_waitlist import operations, services
+from restock_waitlist import charts, dashboard, operations, services
 from restock_waitlist.adapters import get_adapter, prefetch_catalog
+from restock_waitlist.api.views import csv_response
 from restock_waitlist.channels import enabled_channels, label_for
 from restock_waitlist.models import (
-    CatalogItemMixin,
+    Dashboard,
+    ForecastReport,
     Notification,
     RestockEvent,
     RestockWave,
@@ -49,6 +52,8 @@ SendStatus = Notification.Status
 IN_FLIGHT = (SendStatus.QUEUED, SendStatus.SENDING)
 #: How many products the product picker offers for what the merchant typed.
 PICKER_LIMIT = 20
+#: Rows held in memory at a time while a CSV download streams.
+EXPORT_CHUNK_SIZE = 500
 
 
 # Names, loaded in bulk --------------------------------------------------------------------
@@ -808,12 +813,7 @@ def report_outcomes(model_admin, request, outcomes):
 
 def load_item_names(items):
     """``{(product_key, variant_key): name}`` for a few items, in two queries."""
-
-    class Item(CatalogItemMixin):
-        def __init__(self, product_key, variant_key):
-            self.product_key, self.variant_key = product_key, variant_key
-
-    rows = [Item(*item) for item in items]
+    rows = [dashboard.Item(*item) for item in items]
     prefetch_catalog(rows)
     return {(row.product_key, row.variant_key): row.catalog_label for row in rows}
 
@@ -1401,3 +1401,376 @@ class NotificationAdmin(SendCells, MerchantAdmin):
             ),
             messages.SUCCESS if count else messages.WARNING,
         )
+
+
+# Forecast reports -----------------------------------------------------------------------
+
+
+def percent(rate):
+    """A rate from 0 to 1 as the merchant reads it, e.g. "35.0 %"; "–" when there is none."""
+    if rate is None:
+        return "–"
+    return _("%(percent)s %%") % {"percent": number_format(rate * 100, 1)}
+
+
+def tiers_text(waiting_by_tier):
+    """``[{"tier", "count"}]`` as "VIP 3, Standard 5"."""
+    return ", ".join(
+        f"{tier_label(row['tier'])} {number_format(row['count'])}" for row in waiting_by_tier
+    )
+
+
+def report_columns():
+    """The CSV download's columns, headers in the merchant's language: ``{header: reader}``."""
+    return {
+        _("Item"): lambda r: r.catalog_label,
+        _("Product key"): lambda r: r.product_key,
+        _("Variant key"): lambda r: r.variant_key,
+        _("Written"): lambda r: r.get_reason_display(),
+        _("Written at"): lambda r: r.created_at,
+        _("Restock"): lambda r: r.event_id,
+        _("Waiting"): lambda r: r.waitlist_count,
+        _("Waiting by tier"): lambda r: tiers_text(r.waiting_by_tier),
+        _("Estimated purchases"): lambda r: round(r.estimated_purchase, 2),
+        _("Recommended restock"): lambda r: r.recommended_restock_qty,
+        _("Purchases, lower bound"): lambda r: r.low,
+        _("Purchases, upper bound"): lambda r: r.high,
+        _("Conversion rate"): lambda r: round(r.historical_cvr, 4),
+        _("Conversion measured on"): lambda r: r.get_cvr_level_display(),
+        _("Waiters notified (sample)"): lambda r: r.cvr_sample,
+        _("Of whom bought"): lambda r: r.cvr_purchased,
+        _("Conversion, lower bound"): lambda r: round(r.cvr_low, 4),
+        _("Conversion, upper bound"): lambda r: round(r.cvr_high, 4),
+    }
+
+
+class ReasonFilter(admin.ChoicesFieldListFilter):
+    """Filter by why a report was written ("After a wave", "Daily"...)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = _("reason")
+
+
+@admin.register(ForecastReport)
+class ForecastReportAdmin(MerchantAdmin):
+    """Forecast reports: what waited for an item, what to reorder, and how sure that is;
+    filtered by product, occasion, conversion level and date, downloadable as CSV."""
+
+    list_display = ["item", "written", "waiting", "recommended", "conversion"]
+    list_display_links = ["item"]
+    list_filter = [ProductFilter, ("reason", ReasonFilter), "cvr_level"]
+    date_hierarchy = "created_at"
+    actions = None
+    read_only_page = True
+    fieldsets = [
+        (None, {"fields": ["item_display", "reason", "created_at", "restock_display"]}),
+        (
+            gettext_lazy("Forecast"),
+            {
+                "fields": [
+                    "waitlist_count",
+                    "tiers_display",
+                    "estimated_purchase",
+                    "recommended_restock_qty",
+                    "range_display",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Conversion rate"),
+            {
+                "fields": [
+                    "cvr_display",
+                    "cvr_level",
+                    "cvr_sample",
+                    "cvr_purchased",
+                    "cvr_range_display",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
+
+    def has_add_permission(self, request):
+        return False  # written by the app (reports.py)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_catalog().select_related("event")
+
+    def get_urls(self):
+        opts = self.opts
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name=f"{opts.app_label}_{opts.model_name}_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request):
+        """The list as it is filtered, as CSV: names, labels, times in the merchant's zone."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        reports = self.get_changelist_instance(request).get_queryset(request)
+        return csv_response(
+            reports.order_by("-created_at", "-id"),
+            report_columns(),
+            EXPORT_CHUNK_SIZE,
+            "forecast-reports.csv",
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        query = request.GET.urlencode()
+        export = reverse(self.admin_url_name("export")) + (f"?{query}" if query else "")
+        return super().changelist_view(request, {**(extra_context or {}), "rw_export": export})
+
+    # List cells ----------------------------------------------------------------------------
+
+    @admin.display(description=gettext_lazy("item"), ordering="product_key")
+    def item(self, obj):
+        return item_cell(obj)
+
+    @admin.display(description=gettext_lazy("written at"), ordering="created_at")
+    def written(self, obj):
+        return two_lines(local_time(obj.created_at), obj.get_reason_display())
+
+    @admin.display(description=gettext_lazy("waiting"), ordering="waitlist_count")
+    def waiting(self, obj):
+        return two_lines(number_format(obj.waitlist_count), tiers_text(obj.waiting_by_tier))
+
+    @admin.display(description=gettext_lazy("reorder"), ordering="recommended_restock_qty")
+    def recommended(self, obj):
+        return two_lines(number_format(obj.recommended_restock_qty), self.range_display(obj))
+
+    @admin.display(description=gettext_lazy("conversion rate"), ordering="historical_cvr")
+    def conversion(self, obj):
+        return two_lines(percent(obj.historical_cvr), obj.get_cvr_level_display())
+
+    # Detail fields -------------------------------------------------------------------------
+
+    @admin.display(description=gettext_lazy("item"))
+    def item_display(self, obj):
+        return item_with_keys(obj)
+
+    @admin.display(description=gettext_lazy("restock"))
+    def restock_display(self, obj):
+        return admin_link(obj.event) if obj.event_id else "–"
+
+    @admin.display(description=gettext_lazy("waiting by tier"))
+    def tiers_display(self, obj):
+        return tiers_text(obj.waiting_by_tier) or "–"
+
+    @admin.display(description=gettext_lazy("purchases expected"))
+    def range_display(self, obj):
+        return _("%(low)s to %(high)s purchases") % {
+            "low": number_format(obj.low),
+            "high": number_format(obj.high),
+        }
+
+    @admin.display(description=gettext_lazy("conversion rate"))
+    def cvr_display(self, obj):
+        return percent(obj.historical_cvr)
+
+    @admin.display(description=gettext_lazy("95 % interval"))
+    def cvr_range_display(self, obj):
+        return _("%(low)s to %(high)s") % {
+            "low": percent(obj.cvr_low),
+            "high": percent(obj.cvr_high),
+        }
+
+
+# Demand dashboard -----------------------------------------------------------------------
+
+#: The funnel's steps as the merchant reads them.
+FUNNEL_LABELS = {
+    "joined": gettext_lazy("Joined"),
+    "confirmed": gettext_lazy("Confirmed"),
+    "notified": gettext_lazy("Notified"),
+    "clicked": gettext_lazy("Clicked"),
+    "purchased": gettext_lazy("Purchased"),
+}
+
+
+class PeriodForm(forms.Form):
+    """The growth chart's period."""
+
+    days = forms.TypedChoiceField(label=gettext_lazy("Period"), coerce=int, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days"].choices = [
+            (days, _("Last %(days)s days") % {"days": days}) for days in dashboard.PERIODS
+        ]
+
+
+def funnel_rows(steps):
+    """Funnel steps with their labels and rates as text, for a table."""
+    return [
+        {
+            **step,
+            "label": FUNNEL_LABELS[step["step"]],
+            "of_joined_text": percent(step["of_joined"]),
+            "of_previous_text": percent(step["of_previous"]),
+        }
+        for step in steps
+    ]
+
+
+def funnel_chart(steps, title):
+    return charts.bar_chart(
+        title,
+        [(FUNNEL_LABELS[step["step"]], [step["count"]]) for step in steps],
+        [_("entries")],
+        _("How many entries reached each step, from joining to buying."),
+    )
+
+
+def tier_chart(title, bars, description):
+    """Bars stacked by tier (the tiers' names in the legend); ``bars`` are ``(label,
+    by_tier)`` with ``by_tier`` as :func:`dashboard.with_tier_names` gives it."""
+    tiers = sorted({row["tier"] for _label, by_tier in bars for row in by_tier}, reverse=True)
+    rows = [
+        (label, [{r["tier"]: r["count"] for r in by_tier}.get(tier, 0) for tier in tiers])
+        for label, by_tier in bars
+    ]
+    return charts.bar_chart(title, rows, [tier_label(tier) for tier in tiers], description)
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(admin.ModelAdmin):
+    """The demand dashboard, at ``admin:restock_waitlist_dashboard``: most-waited items with
+    their forecasts, the waitlist's growth, the funnel overall and per restock, the restocks
+    under way; and an item's page. Only for ``restock_waitlist.view_dashboard``."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(f"{self.opts.app_label}.view_dashboard")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        label = self.opts.app_label
+        page = self.admin_site.admin_view(self.dashboard_view)
+        return [
+            path("", page, name=f"{label}_dashboard"),
+            # The name the app list and the sidebar link to.
+            path("", page, name=f"{label}_dashboard_changelist"),
+            path(
+                "item/<str:product_key>/",
+                self.admin_site.admin_view(self.item_view),
+                name=f"{label}_dashboard_item",
+            ),
+        ]
+
+    def admin_url(self, name):
+        return f"{self.admin_site.name}:{self.opts.app_label}_{name}"
+
+    def check_permission(self, request):
+        """Refuse (403) before any work, so the pages tell nothing to others."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+
+    def context(self, request, title, **extra):
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "dashboard_url": reverse(self.admin_url("dashboard")),
+            **extra,
+        }
+
+    def dashboard_view(self, request):
+        self.check_permission(request)
+        period = PeriodForm(request.GET)
+        days = (period.is_valid() and period.cleaned_data["days"]) or dashboard.PERIODS[0]
+        context = self.context(request, _("Demand dashboard"), period=period, days=days)
+        data = dashboard.summary(days)
+        for item in data["most_waited"]:
+            item.url = reverse(self.admin_url("dashboard_item"), args=[item.product_key])
+        for event in chain(data["restocks"], data["in_progress"]):
+            event.url = reverse(self.admin_url("restockevent_change"), args=[event.pk])
+        growth = data["growth"]
+        labels = [date_format(row["day"], "SHORT_DATE_FORMAT") for row in growth]
+        context.update(
+            most_waited=data["most_waited"],
+            most_waited_chart=tier_chart(
+                _("Most waited-for items"),
+                [(item.catalog_label, item.by_tier) for item in data["most_waited"]],
+                _("Waiting entries per item, by tier."),
+            ),
+            growth=[{**row, "label": label} for row, label in zip(growth, labels, strict=True)],
+            growth_totals={
+                "joined": sum(row["joined"] for row in growth),
+                "cancelled": sum(row["cancelled"] for row in growth),
+            },
+            growth_chart=charts.column_chart(
+                _("Joins and cancellations per day"),
+                labels,
+                [
+                    (_("joined"), [row["joined"] for row in growth]),
+                    (_("cancelled"), [row["cancelled"] for row in growth]),
+                ],
+                _("Entries that joined, and entries cancelled, on each of the last %(days)s days.")
+                % {"days": days},
+            ),
+            funnel=funnel_rows(data["funnel"]),
+            funnel_chart=funnel_chart(data["funnel"], _("Funnel, all entries")),
+            restocks=[
+                {"event": event, "funnel": funnel_rows(event.funnel)} for event in data["restocks"]
+            ],
+            in_progress=data["in_progress"],
+            funnel_steps=list(FUNNEL_LABELS.values()),
+        )
+        return TemplateResponse(request, "admin/restock_waitlist/dashboard.html", context)
+
+    def item_view(self, request, product_key):
+        self.check_permission(request)
+        data = dashboard.item_detail(product_key)
+        product = data["product"]
+        if product.product is None and not (data["variants"] or data["restocks"]):
+            raise Http404(_("No such product."))
+        for event in data["restocks"]:
+            event.url = reverse(self.admin_url("restockevent_change"), args=[event.pk])
+        for report in data["reports"]:
+            report.url = reverse(self.admin_url("forecastreport_change"), args=[report.pk])
+            report.range_text = _("%(low)s to %(high)s") % {
+                "low": number_format(report.low),
+                "high": number_format(report.high),
+            }
+            report.cvr_text = percent(report.historical_cvr)
+        for variant in data["variants"]:
+            variant.name = variant_name(variant)
+        name = product_name(product)
+        context = self.context(
+            request,
+            name,
+            product=product,
+            variants=data["variants"],
+            variants_chart=tier_chart(
+                _("Waiting for %(product)s") % {"product": name},
+                [(variant.name, variant.by_tier) for variant in data["variants"]],
+                _("Waiting entries per variant, by tier."),
+            ),
+            funnel=funnel_rows(data["funnel"]),
+            funnel_chart=funnel_chart(data["funnel"], _("Funnel, %(product)s") % {"product": name}),
+            restocks=data["restocks"],
+            reports=data["reports"],
+            entries_url=reverse(self.admin_url("stockwaitlist_changelist"))
+            + "?"
+            + urlencode({"product": product_key, "status__exact": EntryStatus.WAITING}),
+            reports_url=reverse(self.admin_url("forecastreport_changelist"))
+            + "?"
+            + urlencode({"product": product_key}),
+        )
+        return TemplateResponse(request, "admin/restock_waitlist/dashboard_item.html", context)

@@ -22,7 +22,7 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.conf import app_settings
 from restock_waitlist.models import ForecastReport, Notification, StockWaitlist
-from restock_waitlist.querysets import item_filter
+from restock_waitlist.querysets import alert_failed_condition, item_filter, told_condition
 
 Level = ForecastReport.Level
 #: The fallback chain, most specific first; ``"default"`` is what is left after it.
@@ -266,31 +266,64 @@ def estimate_all():
     return forecasts
 
 
-def funnel(entries=None):
-    """How far entries got, in one query: ``joined``, ``confirmed`` (held a place in line),
-    ``notified`` (an alert reached them), ``clicked`` (they followed its link) and
-    ``purchased`` (a purchase was credited to them, clicked or not).
+#: The funnel's steps, in order.
+FUNNEL_STEPS = ("joined", "confirmed", "notified", "clicked", "purchased")
+
+
+def _grouped(entries, by, **aggregates):
+    """``{group values: aggregates}`` of ``entries`` by the fields ``by`` (``()``: one group)."""
+    if not by:
+        return {(): entries.aggregate(**aggregates)}
+    rows = entries.values(*by).annotate(**aggregates).order_by()
+    return {tuple(row[name] for name in by): row for row in rows}
+
+
+def funnel(entries=None, *, by=()):
+    """How far entries got: ``joined``, ``confirmed`` (held a place in line), ``notified``
+    (an alert reached them), ``clicked`` (they followed its link) and ``purchased`` (a
+    purchase was credited to them, clicked or not).
 
     ``entries`` is a queryset of :class:`~restock_waitlist.models.StockWaitlist` (filter it
-    by item or date first); all entries by default.
+    by item or date first); all entries by default. With ``by`` (field names, e.g.
+    ``("notified_by",)``), a list of such counts per group, each with its ``by`` values.
+
+    Three queries, each one pass the database can hash-join: the plain counts with those
+    told; those told whose alert failed (notified is told less those); those who clicked.
+    A million entries take well under a second on PostgreSQL (``benchmarks/dashboard.py``).
     """
-    entries = StockWaitlist.objects.all() if entries is None else entries
-    clicked = Notification.objects.filter(
-        event=OuterRef("notified_by"),
-        subscriber_key=OuterRef("subscriber_key"),
-        clicked_at__isnull=False,
-    )
+    entries = (StockWaitlist.objects.all() if entries is None else entries).order_by()
+    told = told_condition()
     confirmed = (
         Q(status__in=[Status.WAITING, Status.NOTIFIED, Status.PURCHASED])
         | Q(confirmed_at__isnull=False)
         | Q(status=Status.CANCELLED, user__isnull=False)
     )
-    return entries.order_by().aggregate(
+    clicked = Notification.objects.filter(
+        event=OuterRef("notified_by"),
+        subscriber_key=OuterRef("subscriber_key"),
+        clicked_at__isnull=False,
+    )
+    counts = _grouped(
+        entries,
+        by,
         joined=Count("pk"),
         confirmed=Count("pk", filter=confirmed),
-        notified=Count(
-            "pk", filter=Q(Exists(StockWaitlist.objects.reached().filter(pk=OuterRef("pk"))))
-        ),
-        clicked=Count("pk", filter=Q(Exists(clicked))),
+        told=Count("pk", filter=told),
         purchased=Count("pk", filter=PURCHASED),
     )
+    failed = _grouped(entries.filter(told).filter(alert_failed_condition()), by, n=Count("pk"))
+    clicks = _grouped(
+        entries.filter(notified_by__isnull=False).filter(Exists(clicked)), by, n=Count("pk")
+    )
+    rows = [
+        {
+            **dict(zip(by, key, strict=True)),
+            "joined": row["joined"],
+            "confirmed": row["confirmed"],
+            "notified": row["told"] - (failed.get(key) or {}).get("n", 0),
+            "clicked": (clicks.get(key) or {}).get("n", 0),
+            "purchased": row["purchased"],
+        }
+        for key, row in counts.items()
+    ]
+    return rows if by else rows[0]

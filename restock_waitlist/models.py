@@ -157,6 +157,13 @@ class StockWaitlist(CatalogItemMixin, models.Model):
                 fields=["product_key", "variant_key", "status"], name="restock_wl_item_status"
             ),
             models.Index(fields=["email"], name="restock_wl_email"),
+            # The dashboard's growth chart: joins and cancellations per day.
+            models.Index(fields=["created_at"], name="restock_wl_created"),
+            models.Index(
+                fields=["cancelled_at"],
+                condition=Q(cancelled_at__isnull=False),
+                name="restock_wl_cancelled",
+            ),
         ]
 
     def __str__(self):
@@ -501,3 +508,16 @@ class ForecastReport(CatalogItemMixin, models.Model):
             "reason": self.get_reason_display(),
             "date": local_datetime(self.created_at),
         }
+
+
+class Dashboard(StockWaitlist):
+    """The demand dashboard's place in the admin: a proxy with no rows of its own, so the
+    page is listed (and linked) with the app's models, and its one permission,
+    ``restock_waitlist.view_dashboard``, is granted like any other."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("demand dashboard")
+        verbose_name_plural = _("demand dashboard")
+        default_permissions = ()
+        permissions = [("view_dashboard", _("Can view the demand dashboard"))]

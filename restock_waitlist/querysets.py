@@ -77,6 +77,33 @@ def outer_ref(depth):
     return ref
 
 
+def told_condition():
+    """Q for entries a restock alert was sent for: notified (and since purchased or
+    cancelled, or not); an entry marked notified or purchased counts even without the time."""
+    return Q(notified_at__isnull=False) | Q(status__in=(NOTIFIED, PURCHASED))
+
+
+def alert_failed_condition():
+    """Q for entries whose messages about their restock all failed, were skipped or are
+    still to go: some message, none sent."""
+    messages = apps.get_model("restock_waitlist", "Notification").objects.filter(
+        event=OuterRef("notified_by"), subscriber_key=OuterRef("subscriber_key")
+    )
+    return Exists(messages.exclude(status="sent")) & ~Exists(messages.filter(status="sent"))
+
+
+def reached_condition():
+    """Q for entries whose subscriber a restock alert reached: told
+    (:func:`told_condition`), unless every message about that restock failed or was skipped
+    (:func:`alert_failed_condition`).
+
+    The one definition of "notified" for attribution, conversion rates and the funnel. An
+    entry notified through its subscriber's other entry (a variant and "any variant") has
+    no message of its own and counts.
+    """
+    return told_condition() & ~alert_failed_condition()
+
+
 class WaitlistQuerySet(CatalogQuerySet):
     def active(self):
         """Entries that hold a place in line (waiting, or pending confirmation)."""
@@ -86,19 +113,8 @@ class WaitlistQuerySet(CatalogQuerySet):
         return self.filter(status=WAITING)
 
     def reached(self):
-        """Entries whose subscriber a restock alert reached: notified (and since purchased or
-        cancelled, or not; an entry marked notified or purchased counts even without the
-        time), unless every message about that restock failed or was skipped.
-
-        The one definition of "notified" for attribution, conversion rates and the funnel.
-        An entry notified through its subscriber's other entry (a variant and "any variant")
-        has no message of its own and counts.
-        """
-        messages = apps.get_model("restock_waitlist", "Notification").objects.filter(
-            event=OuterRef("notified_by"), subscriber_key=OuterRef("subscriber_key")
-        )
-        told = Q(notified_at__isnull=False) | Q(status__in=(NOTIFIED, PURCHASED))
-        return self.filter(told).filter(Exists(messages.filter(status="sent")) | ~Exists(messages))
+        """Entries whose subscriber a restock alert reached (:func:`reached_condition`)."""
+        return self.filter(reached_condition())
 
     def for_item(self, product_key, variant_key=""):
         """Entries for exactly this product/variant (``""``: the product-wide ones)."""
