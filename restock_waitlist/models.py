@@ -17,7 +17,13 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from restock_waitlist.channels import label_for
-from restock_waitlist.querysets import DISPATCH_ORDER, CatalogQuerySet, WaitlistQuerySet
+from restock_waitlist.querysets import (
+    DISPATCH_ORDER,
+    IN_FLIGHT,
+    CatalogQuerySet,
+    RestockEventQuerySet,
+    WaitlistQuerySet,
+)
 
 
 def local_datetime(value):
@@ -188,6 +194,8 @@ class RestockEvent(CatalogItemMixin, models.Model):
         PENDING = "pending", _("Pending")
         DISPATCHING = "dispatching", _("Dispatching")
         WAITING_NEXT_WAVE = "waiting_next_wave", _("Waiting for the next wave")
+        #: Every waiter of the last wave claimed; completed once all its sends have ended.
+        SENDING = "sending", _("Sending the last wave")
         COMPLETED = "completed", _("Completed")
         SKIPPED = "skipped", _("Skipped")
 
@@ -217,7 +225,7 @@ class RestockEvent(CatalogItemMixin, models.Model):
         help_text=_("Why the dispatch stopped or was skipped."),
     )
 
-    objects = CatalogQuerySet.as_manager()
+    objects = RestockEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("restock event")
@@ -235,6 +243,19 @@ class RestockEvent(CatalogItemMixin, models.Model):
             "item": self.catalog_label,
             "date": local_datetime(self.created_at),
         }
+
+    def progress(self):
+        """Its sends by status (every status, zeros included), ``"held"`` (queued for later:
+        a retry or quiet hours) and ``"in_flight"`` (not ended yet), in one query."""
+        status = Notification.Status
+        counts = self.notifications.aggregate(
+            **{value: models.Count("pk", filter=Q(status=value)) for value in status.values},
+            held=models.Count(
+                "pk", filter=Q(status=status.QUEUED, next_attempt_at__gt=timezone.now())
+            ),
+        )
+        counts["in_flight"] = sum(counts[value] for value in Notification.IN_FLIGHT)
+        return counts
 
 
 class RestockWave(models.Model):
@@ -281,6 +302,10 @@ class Notification(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    #: Not ended yet: an event completes only when none of its sends is in one of these.
+    IN_FLIGHT = IN_FLIGHT
 
     entry = models.ForeignKey(StockWaitlist, on_delete=models.CASCADE, related_name="notifications")
     event = models.ForeignKey(RestockEvent, on_delete=models.CASCADE, related_name="notifications")

@@ -30,6 +30,8 @@ Status = StockWaitlist.Status
 CancelledBy = StockWaitlist.CancelledBy
 #: Entries a shopper can still cancel; purchased ones stay purchased.
 CANCELLABLE = (Status.PENDING, Status.WAITING, Status.NOTIFIED)
+#: ``Notification.error`` of a send that was still queued when its entry was cancelled.
+CANCELLED_NOTE = "Cancelled: the waiter left the waitlist."
 
 
 # Validation ---------------------------------------------------------------------------
@@ -396,6 +398,16 @@ def cancel_entries(entries, *, by):
         # The rows this call cancelled carry its timestamp; a concurrent cancel's do not.
         cancelled = list(
             StockWaitlist.objects.filter(pk__in=ids, status=Status.CANCELLED, cancelled_at=now)
+        )
+        # Nothing not yet sent goes out: queued retries and quiet-hour holds are cancelled
+        # (a send already claimed is in flight; the claim skips rows of cancelled entries).
+        Notification.objects.filter(
+            entry__in=[entry.pk for entry in cancelled], status=Notification.Status.QUEUED
+        ).update(
+            status=Notification.Status.CANCELLED,
+            next_attempt_at=None,
+            error=CANCELLED_NOTE,
+            updated_at=now,
         )
         for entry in cancelled:
             signals.send_on_commit(signals.waitlist_left, sender=StockWaitlist, entry=entry)
