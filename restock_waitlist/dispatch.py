@@ -316,12 +316,15 @@ def claim_wave(event, wave, size):
             if not list(dispatching.select_for_update().values_list("pk", flat=True)):
                 return False
             _wait_briefly_for_locks()
-            page = list(queue.select_for_update()[: min(page_size, size)])
+            wanted = min(page_size, size)
+            page = list(queue.select_for_update()[:wanted])
             if not page:
                 return False
             carriers = claim_entries(event, page)
             create_notifications(event, wave, carriers)
         _enqueue_spans(event, Notification.objects.filter(event=event, entry__in=carriers))
+        if len(page) < wanted:
+            return False  # the queue ran out
         size -= len(carriers)
     return queue.exists()
 
@@ -589,10 +592,12 @@ def _record(rows, results, fallbacks):
         fallback = _next_channel(row, now, policy)
         if fallback is not None:
             queued.append(fallback)
-    with transaction.atomic():
-        _save_results(rows, now)
-        if queued:
+    if queued:
+        with transaction.atomic():
+            _save_results(rows, now)
             Notification.objects.bulk_create(queued, ignore_conflicts=True)
+    else:
+        _save_results(rows, now)
     fallbacks += queued
     return sent
 
