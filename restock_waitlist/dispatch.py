@@ -684,16 +684,15 @@ def run_due_waves():
     lost = RestockEvent.objects.filter(
         status=EventStatus.PENDING, created_at__lt=now - app_settings.STUCK_AFTER
     ).values_list("pk", flat=True)
-    started = 0
-    for event_id in due.iterator():
+    due, lost = list(due), list(lost)  # read first: a task may run (and close) meanwhile
+    for event_id in due:
         enqueue("run_wave", event_id)
-        started += 1
-    for event_id in lost.iterator():
+    for event_id in lost:
         enqueue("dispatch_restock", event_id)
-        started += 1
-    sending = RestockEvent.objects.filter(status=EventStatus.SENDING).values_list("pk", flat=True)
-    finish_events(list(sending.iterator()))
-    return started
+    finish_events(
+        list(RestockEvent.objects.filter(status=EventStatus.SENDING).values_list("pk", flat=True))
+    )
+    return len(due) + len(lost)
 
 
 def requeue_notifications():
