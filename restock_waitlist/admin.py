@@ -1310,6 +1310,13 @@ NOTES = [
         r"Re-queued: the worker stopped while sending\.",
         gettext_lazy("Queued again: the worker stopped while sending."),
     ),
+    (
+        r"Wave (?P<wave>\d+) waits for a waiter another transaction holds\.",
+        gettext_lazy(
+            "Wave %(wave)s waits for a waiter someone else is saving; it goes on shortly."
+        ),
+    ),
+    (re.escape(services.CANCELLED_NOTE), gettext_lazy("Cancelled: the waiter left the waitlist.")),
 ]
 
 

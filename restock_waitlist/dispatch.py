@@ -36,8 +36,8 @@ from restock_waitlist.channels.base import Outgoing, Result
 from restock_waitlist.conf import app_settings
 from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
-from restock_waitlist.policies import get_policy
-from restock_waitlist.querysets import IN_FLIGHT, item_filter
+from restock_waitlist.policies import DefaultPolicy, get_policy
+from restock_waitlist.querysets import DISPATCH_ORDER, IN_FLIGHT
 
 logger = logging.getLogger("restock_waitlist.dispatch")
 
@@ -309,6 +309,8 @@ def claim_wave(event, wave, size):
     """
     queue = StockWaitlist.objects.waiting_for_restock(event.product_key, event.variant_key)
     dispatching = RestockEvent.objects.filter(pk=event.pk, status=EventStatus.DISPATCHING)
+    # Only a variant's restock serves two entries of one subscriber (theirs and "any variant").
+    mixed = bool(event.variant_key) and queue.filter(variant_key="").exists()
     page_size = max(CLAIM_PAGE, app_settings.CHUNK_SIZE)
     while size > 0:
         with transaction.atomic():
@@ -320,7 +322,7 @@ def claim_wave(event, wave, size):
             page = list(queue.select_for_update()[:wanted])
             if not page:
                 return False
-            carriers = claim_entries(event, page)
+            carriers = claim_entries(event, page, mixed)
             create_notifications(event, wave, carriers)
         _enqueue_spans(event, Notification.objects.filter(event=event, entry__in=carriers))
         if len(page) < wanted:
@@ -334,15 +336,15 @@ def _enqueue_spans(event, notifications):
     ``event``): ``CHUNK_SIZE`` ids each, read in id order :data:`CLAIM_PAGE` at a time."""
     chunk = app_settings.CHUNK_SIZE
     ids = notifications.filter(status=SendStatus.QUEUED).order_by("pk").values_list("pk", flat=True)
-    page, last = [], 0
-    while len(page) == CLAIM_PAGE or not last:
-        page = list(ids.filter(pk__gt=last)[:CLAIM_PAGE])
-        if not page:
-            return
-        for start in range(0, len(page), chunk):
-            span = page[start : start + chunk]
+    last = 0
+    while True:
+        page = list(ids.filter(pk__gt=last)[: CLAIM_PAGE + 1])
+        for start in range(0, min(len(page), CLAIM_PAGE), chunk):
+            span = page[start : min(start + chunk, CLAIM_PAGE)]
             enqueue("send_span", event.pk, span[0], span[-1])
-        last = page[-1]
+        if len(page) <= CLAIM_PAGE:
+            return
+        last = page[CLAIM_PAGE - 1]
 
 
 def _wait_briefly_for_locks():
@@ -352,9 +354,10 @@ def _wait_briefly_for_locks():
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{LOCK_WAIT_MS}ms"])
 
 
-def claim_entries(event, page):
-    """Mark the page's subscribers' waiting entries this restock serves notified by
-    ``event`` (one ``UPDATE``); the entry each subscriber is notified through, in order.
+def claim_entries(event, page, mixed=True):
+    """Mark the page's entries notified by ``event`` (one ``UPDATE`` by primary key) and,
+    when the queue is ``mixed``, their subscribers' other entry this restock serves (one
+    more); the entry each subscriber is notified through, in dispatch order.
 
     A subscriber waiting for the variant and for "any variant" is claimed once, through
     the variant's entry when the page holds it.
@@ -364,51 +367,112 @@ def claim_entries(event, page):
         held = carriers.get(entry.subscriber_key)
         if held is None or (not held.variant_key and entry.variant_key):
             carriers[entry.subscriber_key] = entry
-    StockWaitlist.objects.filter(
-        item_filter(event.product_key, event.variant_key),
-        status=EntryStatus.WAITING,
-        subscriber_key__in=list(carriers),
-    ).update(status=EntryStatus.NOTIFIED, notified_at=timezone.now(), notified_by=event)
+    marks = {"status": EntryStatus.NOTIFIED, "notified_at": timezone.now(), "notified_by": event}
+    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**marks)
+    if mixed and event.variant_key:
+        # Their other entry, wherever it stands: found through the one-active-entry index.
+        kinds = {"": [], event.variant_key: []}
+        for entry in page:
+            kinds[event.variant_key if not entry.variant_key else ""].append(entry.subscriber_key)
+        others = Q()
+        for variant_key, subscribers in kinds.items():
+            if subscribers:
+                others |= Q(variant_key=variant_key, subscriber_key__in=subscribers)
+        StockWaitlist.objects.filter(
+            others, product_key=event.product_key, status=EntryStatus.WAITING
+        ).update(**marks)
     return list(carriers.values())
 
 
 def create_notifications(event, wave, entries):
     """One ``queued`` row per subscriber and channel (``first_success``: the first channel
-    only), in one ``INSERT``."""
+    only), written by one ``INSERT ... SELECT`` per channel and due time, in dispatch order.
+
+    The policy decides per entry; with the default policy's channel and quiet-hours rules
+    (which read only ``channels`` and ``time_zone``) it is asked once per distinct pair.
+    """
     now = timezone.now()
     policy = get_policy()
-    channels, rows = {}, []
+    channels, decided, groups = {}, {}, {}
+    by_fields = _decides_by_fields(policy)
     for entry in entries:
-        names = policy.first_channels(entry)
-        if not names:
-            rows.append(
-                _row(
-                    entry,
-                    event,
-                    wave,
-                    (entry.channels or ["email"])[0],
-                    now,
-                    status=SendStatus.SKIPPED,
-                    error="No enabled channel.",
-                )
-            )
-        for name in names:
-            if name not in channels:
-                channels[name] = registry.get_channel(name)
-            due = policy.quiet_until(entry, channels[name], now)
-            rows.append(_row(entry, event, wave, name, now, due=due))
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+        key = (tuple(entry.channels or ()), entry.time_zone) if by_fields else entry.pk
+        if key not in decided:
+            decided[key] = _rows_for(entry, policy, channels, now)
+        for row in decided[key]:
+            groups.setdefault(row, []).append(entry.pk)
+    for (channel, due, status, error), entry_ids in groups.items():
+        _insert_notifications(event, wave, entry_ids, channel, due, status, error, now)
 
 
-def _row(entry, event, wave, channel, now, due=None, status=SendStatus.QUEUED, error=""):
+def _decides_by_fields(policy):
+    """Whether ``policy`` picks channels and quiet hours as :class:`DefaultPolicy` does."""
+    names = ("channels_for", "first_channels", "quiet_until")
+    return all(getattr(type(policy), name) is getattr(DefaultPolicy, name) for name in names)
+
+
+def _rows_for(entry, policy, channels, now):
+    """``(channel, due, status, error)`` of each notification row the entry gets."""
+    names = policy.first_channels(entry)
+    if not names:
+        return [((entry.channels or ["email"])[0], None, SendStatus.SKIPPED, "No enabled channel.")]
+    rows = []
+    for name in names:
+        if name not in channels:
+            channels[name] = registry.get_channel(name)
+        rows.append((name, policy.quiet_until(entry, channels[name], now), SendStatus.QUEUED, ""))
+    return rows
+
+
+def _insert_notifications(event, wave, entry_ids, channel, due, status, error, now):
+    """``INSERT INTO notification SELECT ... FROM entry WHERE id IN (...) ON CONFLICT DO
+    NOTHING``: the rows, ids in dispatch order, with no model instance built (PostgreSQL
+    and SQLite 3.24+)."""
+    entries, notifications = StockWaitlist._meta, Notification._meta
+    quote, ops = connection.ops.quote_name, connection.ops
+    at = ops.adapt_datetimefield_value(now)
+    values = {
+        "entry": quote(entries.pk.column),
+        "subscriber_key": quote(entries.get_field("subscriber_key").column),
+        "event": "%s",
+        "channel": "%s",
+        "wave": "%s",
+        "status": "%s",
+        "error": "%s",
+        "next_attempt_at": "%s",
+        "created_at": "%s",
+        "updated_at": "%s",
+        "provider_message_id": "''",
+        "note": "''",
+        "claim": "''",
+        "attempts": "0",
+    }
+    params = [event.pk, channel, wave, status, error, ops.adapt_datetimefield_value(due), at, at]
+    columns = ", ".join(quote(notifications.get_field(name).column) for name in values)
+    order = ", ".join(
+        f"{quote(entries.get_field(name.lstrip('-')).column)}{' DESC' if name[0] == '-' else ''}"
+        for name in DISPATCH_ORDER
+    )
+    pk = entries.pk
+    ids = [pk.get_db_prep_value(entry_id, connection) for entry_id in entry_ids]
+    sql = (
+        f"INSERT INTO {quote(notifications.db_table)} ({columns}) "
+        f"SELECT {', '.join(values.values())} FROM {quote(entries.db_table)} "
+        f"WHERE {quote(pk.column)} IN ({', '.join(['%s'] * len(ids))}) "
+        f"ORDER BY {order} ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + ids)
+
+
+def _row(entry, event, wave, channel, now, due=None):
+    """A ``queued`` notification row for a fallback channel (written by ``bulk_create``)."""
     return Notification(
         entry=entry,
         event=event,
         subscriber_key=entry.subscriber_key,
         channel=channel,
         wave=wave,
-        status=status,
-        error=error,
         next_attempt_at=due,
         created_at=now,
         updated_at=now,
