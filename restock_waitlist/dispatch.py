@@ -368,7 +368,9 @@ def claim_entries(event, page, mixed=True):
         if held is None or (not held.variant_key and entry.variant_key):
             carriers[entry.subscriber_key] = entry
     marks = {"status": EntryStatus.NOTIFIED, "notified_at": timezone.now(), "notified_by": event}
-    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**marks)
+    StockWaitlist.objects.filter(
+        pk__in=[entry.pk for entry in page], status=EntryStatus.WAITING
+    ).update(**marks)
     if mixed and event.variant_key:
         # Their other entry, wherever it stands: found through the one-active-entry index.
         kinds = {"": [], event.variant_key: []}
