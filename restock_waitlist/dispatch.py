@@ -319,13 +319,19 @@ def claim_wave(event, wave, size):
                 return False
             _wait_briefly_for_locks()
             wanted = min(page_size, size)
-            page = list(queue.select_for_update()[:wanted])
+            head = StockWaitlist.objects.head_of_queue(event.product_key, event.variant_key, wanted)
+            # Locked by primary key, in dispatch order; a row no longer waiting drops out.
+            page = list(
+                StockWaitlist.objects.filter(pk__in=head, status=EntryStatus.WAITING)
+                .order_by(*DISPATCH_ORDER)
+                .select_for_update()
+            )
             if not page:
                 return False
             carriers = claim_entries(event, page, mixed)
-            create_notifications(event, wave, carriers)
-        _enqueue_spans(event, Notification.objects.filter(event=event, entry__in=carriers))
-        if len(page) < wanted:
+            queued = create_notifications(event, wave, carriers)
+        _enqueue_ids(event, sorted(queued))
+        if len(head) < wanted:
             return False  # the queue ran out
         size -= len(carriers)
     return queue.exists()
@@ -333,18 +339,20 @@ def claim_wave(event, wave, size):
 
 def _enqueue_spans(event, notifications):
     """Enqueue :func:`send_span` tasks for the ``queued`` rows among ``notifications`` (of
-    ``event``): ``CHUNK_SIZE`` ids each, read in id order :data:`CLAIM_PAGE` at a time."""
-    chunk = app_settings.CHUNK_SIZE
+    ``event``), read in id order :data:`CLAIM_PAGE` at a time."""
     ids = notifications.filter(status=SendStatus.QUEUED).order_by("pk").values_list("pk", flat=True)
     last = 0
-    while True:
-        page = list(ids.filter(pk__gt=last)[: CLAIM_PAGE + 1])
-        for start in range(0, min(len(page), CLAIM_PAGE), chunk):
-            span = page[start : min(start + chunk, CLAIM_PAGE)]
-            enqueue("send_span", event.pk, span[0], span[-1])
-        if len(page) <= CLAIM_PAGE:
-            return
-        last = page[CLAIM_PAGE - 1]
+    while page := list(ids.filter(pk__gt=last)[:CLAIM_PAGE]):
+        _enqueue_ids(event, page)
+        last = page[-1]
+
+
+def _enqueue_ids(event, ids):
+    """One :func:`send_span` task per ``CHUNK_SIZE`` of these sorted notification ids."""
+    chunk = app_settings.CHUNK_SIZE
+    for start in range(0, len(ids), chunk):
+        span = ids[start : start + chunk]
+        enqueue("send_span", event.pk, span[0], span[-1])
 
 
 def _wait_briefly_for_locks():
@@ -373,22 +381,24 @@ def claim_entries(event, page, mixed=True):
     ).update(**marks)
     if mixed and event.variant_key:
         # Their other entry, wherever it stands: found through the one-active-entry index.
-        kinds = {"": [], event.variant_key: []}
+        others = {"": [], event.variant_key: []}
         for entry in page:
-            kinds[event.variant_key if not entry.variant_key else ""].append(entry.subscriber_key)
-        others = Q()
-        for variant_key, subscribers in kinds.items():
+            others[event.variant_key if not entry.variant_key else ""].append(entry.subscriber_key)
+        for variant_key, subscribers in others.items():
             if subscribers:
-                others |= Q(variant_key=variant_key, subscriber_key__in=subscribers)
-        StockWaitlist.objects.filter(
-            others, product_key=event.product_key, status=EntryStatus.WAITING
-        ).update(**marks)
+                StockWaitlist.objects.filter(
+                    subscriber_key__in=subscribers,
+                    product_key=event.product_key,
+                    variant_key=variant_key,
+                    status=EntryStatus.WAITING,
+                ).update(**marks)
     return list(carriers.values())
 
 
 def create_notifications(event, wave, entries):
     """One ``queued`` row per subscriber and channel (``first_success``: the first channel
-    only), written by one ``INSERT ... SELECT`` per channel and due time, in dispatch order.
+    only), written by one ``INSERT ... SELECT`` per channel and due time, in dispatch order;
+    the ids of the ``queued`` rows written.
 
     The policy decides per entry; with the default policy's channel and quiet-hours rules
     (which read only ``channels`` and ``time_zone``) it is asked once per distinct pair.
@@ -403,8 +413,12 @@ def create_notifications(event, wave, entries):
             decided[key] = _rows_for(entry, policy, channels, now)
         for row in decided[key]:
             groups.setdefault(row, []).append(entry.pk)
+    queued = []
     for (channel, due, status, error), entry_ids in groups.items():
-        _insert_notifications(event, wave, entry_ids, channel, due, status, error, now)
+        ids = _insert_notifications(event, wave, entry_ids, channel, due, status, error, now)
+        if status == SendStatus.QUEUED:
+            queued += ids
+    return queued
 
 
 def _decides_by_fields(policy):
@@ -428,8 +442,8 @@ def _rows_for(entry, policy, channels, now):
 
 def _insert_notifications(event, wave, entry_ids, channel, due, status, error, now):
     """``INSERT INTO notification SELECT ... FROM entry WHERE id IN (...) ON CONFLICT DO
-    NOTHING``: the rows, ids in dispatch order, with no model instance built (PostgreSQL
-    and SQLite 3.24+)."""
+    NOTHING RETURNING id``: the rows, ids in dispatch order, with no model instance built
+    (PostgreSQL and SQLite 3.35+); the ids written."""
     entries, notifications = StockWaitlist._meta, Notification._meta
     quote, ops = connection.ops.quote_name, connection.ops
     at = ops.adapt_datetimefield_value(now)
@@ -461,10 +475,11 @@ def _insert_notifications(event, wave, entry_ids, channel, due, status, error, n
         f"INSERT INTO {quote(notifications.db_table)} ({columns}) "
         f"SELECT {', '.join(values.values())} FROM {quote(entries.db_table)} "
         f"WHERE {quote(pk.column)} IN ({', '.join(['%s'] * len(ids))}) "
-        f"ORDER BY {order} ON CONFLICT DO NOTHING"
+        f"ORDER BY {order} ON CONFLICT DO NOTHING RETURNING {quote(notifications.pk.column)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params + ids)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _row(entry, event, wave, channel, now, due=None):
@@ -515,21 +530,26 @@ def send_notifications(notification_ids):
 
 def claim_for_sending(notifications, now):
     """Move due ``queued`` rows to ``sending`` with a fresh token (the lease starts at
-    ``updated_at``); the rows this call owns. A row whose entry was cancelled before the
-    claim is left alone (the cancel marks it cancelled)."""
+    ``updated_at``); the rows this call owns, with their entries. A row whose entry was
+    cancelled before the claim is recorded ``cancelled`` instead (``cancel_entries`` does
+    that itself; this catches a cancel written another way)."""
     token = uuid.uuid4().hex
-    cancelled = StockWaitlist.objects.filter(pk=OuterRef("entry_id"), status=EntryStatus.CANCELLED)
     claimed = (
         notifications.filter(status=SendStatus.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .exclude(Exists(cancelled))
         .update(status=SendStatus.SENDING, claim=token, attempts=F("attempts") + 1, updated_at=now)
     )
     if not claimed:
         return []
-    return list(
+    rows = list(
         notifications.filter(claim=token, status=SendStatus.SENDING).select_related("entry__user")
     )
+    cancelled = [row.pk for row in rows if row.entry.status == EntryStatus.CANCELLED]
+    if cancelled:
+        Notification.objects.filter(pk__in=cancelled).update(
+            status=SendStatus.CANCELLED, error=services.CANCELLED_NOTE, updated_at=now
+        )
+    return [row for row in rows if row.entry.status != EntryStatus.CANCELLED]
 
 
 def deliver(notifications, events):
@@ -689,15 +709,20 @@ def _update_sent(rows, now):
         return quote(meta.get_field(name).column)
 
     values = ", ".join(["(%s, %s)"] * len(rows))
+    pk = f"{table}.{column('id')}"
     sql = (
         f"UPDATE {table} SET {column('status')} = %s, {column('sent_at')} = %s, "
         f"{column('updated_at')} = %s, {column('error')} = '', "
         f"{column('next_attempt_at')} = NULL, {column('provider_message_id')} = v.column2 "
-        f"FROM (VALUES {values}) AS v WHERE {table}.{column('id')} = v.column1"
+        f"FROM (VALUES {values}) AS v "
+        # The id list lets the primary key drive the join, not a scan of the table.
+        f"WHERE {pk} IN ({', '.join(['%s'] * len(rows))}) AND {pk} = v.column1"
     )
-    params = [SendStatus.SENT.value, now, now]
+    at = connection.ops.adapt_datetimefield_value(now)
+    params = [SendStatus.SENT.value, at, at]
     for row in rows:
         params += [row.pk, row.provider_message_id]
+    params += [row.pk for row in rows]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

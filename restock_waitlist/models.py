@@ -358,7 +358,8 @@ class Notification(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="restock_nt_status"),
-            models.Index(fields=["event", "status"], name="restock_nt_event_status"),
+            # An event's sends by status; a send task's claim walks its id span in it.
+            models.Index(fields=["event", "status", "id"], name="restock_nt_event_status_id"),
         ]
 
     def __str__(self):
