@@ -310,7 +310,11 @@ def claim_wave(event, wave, size):
     queue = StockWaitlist.objects.waiting_for_restock(event.product_key, event.variant_key)
     dispatching = RestockEvent.objects.filter(pk=event.pk, status=EventStatus.DISPATCHING)
     # Only a variant's restock serves two entries of one subscriber (theirs and "any variant").
-    mixed = bool(event.variant_key) and queue.filter(variant_key="").exists()
+    mixed = bool(event.variant_key) and (
+        StockWaitlist.objects.waiting()
+        .filter(product_key=event.product_key, variant_key="")
+        .exists()
+    )
     page_size = max(CLAIM_PAGE, app_settings.CHUNK_SIZE)
     while size > 0:
         with transaction.atomic():
@@ -321,11 +325,10 @@ def claim_wave(event, wave, size):
             wanted = min(page_size, size)
             head = StockWaitlist.objects.head_of_queue(event.product_key, event.variant_key, wanted)
             # Locked by primary key, in dispatch order; a row no longer waiting drops out.
-            page = list(
-                StockWaitlist.objects.filter(pk__in=head, status=EntryStatus.WAITING)
-                .order_by(*DISPATCH_ORDER)
-                .select_for_update()
-            )
+            locked = StockWaitlist.objects.filter(pk__in=head).order_by(*DISPATCH_ORDER)
+            page = [
+                entry for entry in locked.select_for_update() if entry.status == EntryStatus.WAITING
+            ]
             if not page:
                 return False
             carriers = claim_entries(event, page, mixed)
@@ -356,16 +359,23 @@ def _enqueue_ids(event, ids):
 
 
 def _wait_briefly_for_locks():
-    """PostgreSQL: in this transaction a row lock is waited for :data:`LOCK_WAIT_MS` at most."""
+    """PostgreSQL, for this transaction: a row lock is waited for :data:`LOCK_WAIT_MS` at
+    most, and the page's statements (by primary key lists of thousands) read by index even
+    where the planner would scan a table of under a few hundred thousand rows whole, so the
+    rows read per waiter do not grow with the table."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{LOCK_WAIT_MS}ms"])
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true), "
+                "set_config('enable_seqscan', 'off', true)",
+                [f"{LOCK_WAIT_MS}ms"],
+            )
 
 
 def claim_entries(event, page, mixed=True):
-    """Mark the page's entries notified by ``event`` (one ``UPDATE`` by primary key) and,
-    when the queue is ``mixed``, their subscribers' other entry this restock serves (one
-    more); the entry each subscriber is notified through, in dispatch order.
+    """Mark the page's entries (locked, waiting) notified by ``event`` in one ``UPDATE`` by
+    primary key and, when the queue is ``mixed``, their subscribers' other entry this
+    restock serves; the entry each subscriber is notified through, in dispatch order.
 
     A subscriber waiting for the variant and for "any variant" is claimed once, through
     the variant's entry when the page holds it.
@@ -376,9 +386,7 @@ def claim_entries(event, page, mixed=True):
         if held is None or (not held.variant_key and entry.variant_key):
             carriers[entry.subscriber_key] = entry
     marks = {"status": EntryStatus.NOTIFIED, "notified_at": timezone.now(), "notified_by": event}
-    StockWaitlist.objects.filter(
-        pk__in=[entry.pk for entry in page], status=EntryStatus.WAITING
-    ).update(**marks)
+    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**marks)
     if mixed and event.variant_key:
         # Their other entry, wherever it stands: found through the one-active-entry index.
         others = {"": [], event.variant_key: []}
@@ -542,7 +550,9 @@ def claim_for_sending(notifications, now):
     if not claimed:
         return []
     rows = list(
-        notifications.filter(claim=token, status=SendStatus.SENDING).select_related("entry__user")
+        notifications.filter(claim=token, status=SendStatus.SENDING)
+        .select_related("entry__user")
+        .order_by("pk")
     )
     cancelled = [row.pk for row in rows if row.entry.status == EntryStatus.CANCELLED]
     if cancelled:
