@@ -46,7 +46,7 @@ EntryStatus = StockWaitlist.Status
 EventStatus = RestockEvent.Status
 SendStatus = Notification.Status
 #: Sends still under way: queued (due now, retrying, or held for quiet hours) or sending.
-IN_FLIGHT = (SendStatus.QUEUED, SendStatus.SENDING)
+IN_FLIGHT = Notification.IN_FLIGHT
 #: How many products the product picker offers for what the merchant typed.
 PICKER_LIMIT = 20
 

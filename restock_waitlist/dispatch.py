@@ -37,7 +37,7 @@ from restock_waitlist.conf import app_settings
 from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
 from restock_waitlist.policies import DefaultPolicy, get_policy
-from restock_waitlist.querysets import DISPATCH_ORDER, IN_FLIGHT
+from restock_waitlist.querysets import DISPATCH_ORDER
 
 logger = logging.getLogger("restock_waitlist.dispatch")
 
@@ -264,23 +264,39 @@ def _halt(event, detail):
             status=EventStatus.SENDING, detail=detail
         )
         held = Notification.objects.filter(event=event, status=SendStatus.QUEUED)
-        entry_ids = list(held.values_list("entry_id", flat=True))
+        subscribers = list(held.values_list("subscriber_key", flat=True).distinct())
         held.update(status=SendStatus.SKIPPED, error=detail, next_attempt_at=None)
-        told = Notification.objects.filter(
-            entry=OuterRef("pk"), event=event, status__in=(SendStatus.SENDING, SendStatus.SENT)
-        )
-        services.reopen_entries(
-            StockWaitlist.objects.filter(pk__in=entry_ids, notified_by=event).exclude(Exists(told))
-        )
+        for start in range(0, len(subscribers), CLAIM_PAGE):
+            _put_back(event, subscribers[start : start + CLAIM_PAGE])
     finish_events([event.pk])
     event.refresh_from_db()
     return event
 
 
+def _put_back(event, subscribers):
+    """The entries of these subscribers ``event`` claimed and never told go back in line at
+    the place they joined (one ``UPDATE``), unless they have joined the item again since."""
+    told = Notification.objects.filter(
+        event=event,
+        subscriber_key=OuterRef("subscriber_key"),
+        status__in=(SendStatus.SENDING, SendStatus.SENT),
+    )
+    rejoined = StockWaitlist.objects.active().filter(
+        subscriber_key=OuterRef("subscriber_key"),
+        product_key=OuterRef("product_key"),
+        variant_key=OuterRef("variant_key"),
+    )
+    StockWaitlist.objects.filter(
+        notified_by=event, status=EntryStatus.NOTIFIED, subscriber_key__in=subscribers
+    ).exclude(Exists(told)).exclude(Exists(rejoined)).update(
+        status=EntryStatus.WAITING, notified_at=None, notified_by=None
+    )
+
+
 def finish_events(event_ids):
     """Complete the ``sending`` events among ``event_ids`` none of whose sends is still in
     flight (one conditional ``UPDATE`` each); ``restock_ended`` follows. How many ended."""
-    in_flight = Notification.objects.filter(event=OuterRef("pk"), status__in=IN_FLIGHT)
+    in_flight = Notification.objects.filter(event=OuterRef("pk"), status__in=Notification.IN_FLIGHT)
     ended = 0
     for event_id in event_ids:
         done = (

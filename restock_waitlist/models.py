@@ -19,9 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from restock_waitlist.channels import label_for
 from restock_waitlist.querysets import (
     DISPATCH_ORDER,
-    IN_FLIGHT,
     CatalogQuerySet,
-    RestockEventQuerySet,
     WaitlistQuerySet,
 )
 
@@ -225,7 +223,7 @@ class RestockEvent(CatalogItemMixin, models.Model):
         help_text=_("Why the dispatch stopped or was skipped."),
     )
 
-    objects = RestockEventQuerySet.as_manager()
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("restock event")
@@ -305,7 +303,7 @@ class Notification(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     #: Not ended yet: an event completes only when none of its sends is in one of these.
-    IN_FLIGHT = IN_FLIGHT
+    IN_FLIGHT = (Status.QUEUED, Status.SENDING)
 
     entry = models.ForeignKey(StockWaitlist, on_delete=models.CASCADE, related_name="notifications")
     event = models.ForeignKey(RestockEvent, on_delete=models.CASCADE, related_name="notifications")

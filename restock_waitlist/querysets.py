@@ -9,8 +9,6 @@ from django.db.models.query import ModelIterable
 WAITING = "waiting"
 ACTIVE = ("pending", "waiting")
 NOTIFIED, PURCHASED = "notified", "purchased"
-#: ``Notification`` statuses not ended yet (``Notification.IN_FLIGHT``).
-IN_FLIGHT = ("queued", "sending")
 
 #: The dispatch order, defined once: higher tier first, then first come, then id. Variant
 #: and product-wide ("any variant") waiters of an item share one queue in this order.
@@ -40,14 +38,6 @@ class CatalogQuerySet(models.QuerySet):
             from restock_waitlist.adapters import prefetch_catalog
 
             prefetch_catalog(self._result_cache)
-
-
-class RestockEventQuerySet(CatalogQuerySet):
-    def with_in_flight(self):
-        """Annotate ``in_flight``: sends queued or sending (not ended), in the same query."""
-        return self.annotate(
-            in_flight=Count("notifications", filter=Q(notifications__status__in=IN_FLIGHT))
-        )
 
 
 def item_filter(product_key, variant_key=""):
