@@ -213,7 +213,7 @@ def run_wave(event_id):
         RestockEvent.objects.filter(pk=event.pk, status=EventStatus.DISPATCHING).update(
             status=EventStatus.WAITING_NEXT_WAVE,
             next_wave_at=timezone.now() + app_settings.WAVE_INTERVAL,
-            detail=f"Wave {wave} sent to up to {size}; more are waiting.",
+            detail=f"Wave {wave} sent to up to {plan.size}; more are waiting.",
         )
     event.refresh_from_db()
     signals.send_on_commit(signals.restock_wave_sent, sender=RestockEvent, event=event, wave=plan)
