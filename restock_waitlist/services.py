@@ -22,7 +22,6 @@ from restock_waitlist.conf import app_settings
 from restock_waitlist.contacts import recipient_email
 from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, Purchase, RestockEvent, StockWaitlist
-from restock_waitlist.querysets import item_filter
 
 logger = logging.getLogger("restock_waitlist")
 
@@ -500,8 +499,10 @@ def waitlist_position(entry):
 
 
 def has_waiters(product_key, variant_key=""):
-    """Whether anyone waits for this item (its own entries or product-wide ones)."""
-    return StockWaitlist.objects.waiting().filter(item_filter(product_key, variant_key)).exists()
+    """Whether anyone waits for this item (its own entries or product-wide ones): one
+    probe of the dispatch index, however long the waitlist and its history (the merchant's
+    stock ``save()`` asks)."""
+    return bool(StockWaitlist.objects.head_of_queue(product_key, variant_key, 1))
 
 
 def record_restock(product, variant=None, quantity=None, *, previous_quantity=None, source=None):
