@@ -52,7 +52,7 @@ def crash_env(tmp_path):
         "RW_QCLUSTER_SEND_DELAY": str(DELAY),
         "RW_QCLUSTER_SEND_LOG": str(log),
         "RW_QCLUSTER_REPORT_EVERY": str(REPORT_EVERY),
-        "RW_QCLUSTER_STUCK_AFTER": "2",
+        "RW_QCLUSTER_STUCK_AFTER": "3",  # a live worker renews its lease every second
     }
 
 
