@@ -715,11 +715,11 @@ def _record(rows, results, fallbacks):
 
 
 def _save_results(rows, now):
-    """Sent rows in one ``UPDATE ... FROM (VALUES ...)`` (their message ids differ); the rest
-    (and sent rows with a delivery note) by ``bulk_update``."""
+    """Sent rows in one ``UPDATE ... FROM (VALUES ...)`` per :data:`CLAIM_PAGE` (their
+    message ids differ); the rest (and sent rows with a delivery note) by ``bulk_update``."""
     sent = [row for row in rows if row.status == SendStatus.SENT and not row.note]
-    if sent:
-        _update_sent(sent, now)
+    for start in range(0, len(sent), CLAIM_PAGE):
+        _update_sent(sent[start : start + CLAIM_PAGE], now)
     others = [row for row in rows if row.status != SendStatus.SENT or row.note]
     if others:
         Notification.objects.bulk_update(others, RESULT_FIELDS)
