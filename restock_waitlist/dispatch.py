@@ -136,7 +136,7 @@ def _take_wave(event_id, now):
     """Move the event into ``dispatching``; ``(event, wave, resumed)`` or ``None`` if not ours.
 
     A wave is due when the event is pending or its next wave time has come; a wave left in
-    ``dispatching`` past its lease (the worker died while enqueuing chunks) is resumed.
+    ``dispatching`` past its lease (the worker died while claiming it) is resumed.
     """
     events = RestockEvent.objects.filter(pk=event_id)
     lease = now + app_settings.STUCK_AFTER
