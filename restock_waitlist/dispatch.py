@@ -332,6 +332,7 @@ def claim_wave(event, wave, size):
         .exists()
     )
     page_size = max(CLAIM_PAGE, app_settings.CHUNK_SIZE)
+    first_page = True
     while size > 0:
         with transaction.atomic():
             # Locks the event row: a halt (sold out) waits for this page, and ends the next.
@@ -349,6 +350,9 @@ def claim_wave(event, wave, size):
                 return False
             carriers = claim_entries(event, page, mixed)
             queued = create_notifications(event, wave, carriers)
+        if first_page and len(page) >= CLAIM_PAGE:
+            _refresh_statistics()
+        first_page = False
         _enqueue_ids(event, sorted(queued))
         if len(head) < wanted:
             return False  # the queue ran out
@@ -386,6 +390,18 @@ def _wait_briefly_for_locks():
                 "set_config('enable_seqscan', 'off', true)",
                 [f"{LOCK_WAIT_MS}ms"],
             )
+
+
+def _refresh_statistics():
+    """PostgreSQL: ``ANALYZE`` the entry and notification tables once a wave has written a
+    full page. Autovacuum analyses a table only once a tenth of it changed, up to a minute
+    later; until then the sends (and the reports after them) would be planned on statistics
+    that may say the notification table is empty, and scan it whole. ~0.1 s, once a wave."""
+    if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
+        tables = (StockWaitlist._meta.db_table, Notification._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(quote(table) for table in tables)}")
 
 
 def claim_entries(event, page, mixed=True):
