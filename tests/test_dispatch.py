@@ -13,6 +13,7 @@ from django_q.models import Task
 
 from restock_waitlist import dispatch, services
 from restock_waitlist.channels import locmem
+from restock_waitlist.channels.base import BaseChannel
 from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
 from tests import factories, flaky
 from tests.testshop.models import StockLevel
@@ -540,6 +541,9 @@ def test_quiet_until(settings, window, local, expected):
 
 
 def send_queries(variant, size, monkeypatch, **entry_fields):
+    """Statements of one send task; the channel reports once (a slow first render would
+    otherwise make it report twice: every ``report_every`` seconds)."""
+    monkeypatch.setattr(BaseChannel, "report_every", 60)
     _entries, spans = claimed_wave(variant, size, monkeypatch, **entry_fields)
     with CaptureQueriesContext(connection) as queries:
         assert dispatch.send_span(*spans[0]) == size
@@ -603,3 +607,14 @@ def test_reconciliation_leaves_items_with_an_open_restock_alone(variant, restock
     restock(variant, 1)
     RestockEvent.objects.update(created_at=timezone.now() - timedelta(hours=3))
     assert dispatch.reconcile_stock() == []
+
+
+def test_a_wave_that_fills_a_page_refreshes_the_planner_statistics(settings, variant, monkeypatch):
+    configure(settings, CHUNK_SIZE=2)
+    monkeypatch.setattr(dispatch, "CLAIM_PAGE", 2)
+    with CaptureQueriesContext(connection) as queries:
+        _entries, spans = claimed_wave(variant, 5, monkeypatch)
+    analysed = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+    assert len(analysed) == (1 if connection.vendor == "postgresql" else 0)  # once a wave
+    assert len(spans) == 3  # pages of 2, 2, then 1: one send task each
+    assert sum(dispatch.send_span(*span) for span in spans) == 5
