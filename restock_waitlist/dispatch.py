@@ -8,10 +8,11 @@ that a task run twice, or re-enqueued from the rows, repeats harmlessly.
 * :func:`dispatch_event` starts an event's first wave (or skips it, or defers it when the
   stock flapped within ``RESTOCK_COOLDOWN``).
 * :func:`run_wave` asks the policy (``POLICY``) how many waiters the wave reaches and
-  :func:`claim_wave` claims them at the head of the queue, a page per transaction: one
-  locking ``SELECT`` in dispatch order, one ``UPDATE`` of the entries and one ``INSERT`` of
-  their ``queued`` notifications; it enqueues one :func:`send_span` task per ``CHUNK_SIZE``
-  notification ids (first and last id only).
+  :func:`claim_wave` claims them at the head of the queue, a page per transaction: the
+  head's ids from the dispatch index, one locking ``SELECT`` by primary key, one ``UPDATE``
+  of the entries and one ``INSERT ... SELECT`` of their ``queued`` notifications; it
+  enqueues one :func:`send_span` task per ``CHUNK_SIZE`` notification ids (first and last
+  id only).
 * :func:`deliver` moves due ``queued`` rows to ``sending`` with a claim token (the lease),
   hands them to the channel and records the results as the channel reports them (per
   provider call, or every ``REPORT_EVERY`` seconds for one-by-one backends).
