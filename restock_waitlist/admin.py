@@ -49,7 +49,7 @@ EntryStatus = StockWaitlist.Status
 EventStatus = RestockEvent.Status
 SendStatus = Notification.Status
 #: Sends still under way: queued (due now, retrying, or held for quiet hours) or sending.
-IN_FLIGHT = (SendStatus.QUEUED, SendStatus.SENDING)
+IN_FLIGHT = Notification.IN_FLIGHT
 #: How many products the product picker offers for what the merchant typed.
 PICKER_LIMIT = 20
 #: Rows held in memory at a time while a CSV download streams.
@@ -1310,6 +1310,13 @@ NOTES = [
         r"Re-queued: the worker stopped while sending\.",
         gettext_lazy("Queued again: the worker stopped while sending."),
     ),
+    (
+        r"Wave (?P<wave>\d+) waits for a waiter another transaction holds\.",
+        gettext_lazy(
+            "Wave %(wave)s waits for a waiter someone else is saving; it goes on shortly."
+        ),
+    ),
+    (re.escape(services.CANCELLED_NOTE), gettext_lazy("Cancelled: the waiter left the waitlist.")),
 ]
 
 

@@ -47,7 +47,7 @@ DEFAULTS = {
     "CONTACT_RESOLVER": "restock_waitlist.contacts.resolve_contacts",
     "WAVE_INTERVAL": timedelta(hours=24),
     "RESTOCK_COOLDOWN": timedelta(minutes=30),
-    "CHUNK_SIZE": 200,
+    "CHUNK_SIZE": 1000,
     "QUIET_HOURS": None,
     "MAX_ATTEMPTS": 5,
     "RETRY_BACKOFF": timedelta(minutes=1),

@@ -17,7 +17,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from restock_waitlist.channels import label_for
-from restock_waitlist.querysets import DISPATCH_ORDER, CatalogQuerySet, WaitlistQuerySet
+from restock_waitlist.querysets import (
+    DISPATCH_ORDER,
+    CatalogQuerySet,
+    WaitlistQuerySet,
+)
 
 
 def local_datetime(value):
@@ -195,6 +199,8 @@ class RestockEvent(CatalogItemMixin, models.Model):
         PENDING = "pending", _("Pending")
         DISPATCHING = "dispatching", _("Dispatching")
         WAITING_NEXT_WAVE = "waiting_next_wave", _("Waiting for the next wave")
+        #: Every waiter of the last wave claimed; completed once all its sends have ended.
+        SENDING = "sending", _("Sending the last wave")
         COMPLETED = "completed", _("Completed")
         SKIPPED = "skipped", _("Skipped")
 
@@ -243,6 +249,19 @@ class RestockEvent(CatalogItemMixin, models.Model):
             "date": local_datetime(self.created_at),
         }
 
+    def progress(self):
+        """Its sends by status (every status, zeros included), ``"held"`` (queued for later:
+        a retry or quiet hours) and ``"in_flight"`` (not ended yet), in one query."""
+        status = Notification.Status
+        counts = self.notifications.aggregate(
+            **{value: models.Count("pk", filter=Q(status=value)) for value in status.values},
+            held=models.Count(
+                "pk", filter=Q(status=status.QUEUED, next_attempt_at__gt=timezone.now())
+            ),
+        )
+        counts["in_flight"] = sum(counts[value] for value in Notification.IN_FLIGHT)
+        return counts
+
 
 class RestockWave(models.Model):
     """One wave of a restock: how many waiters it was planned for, and what sized it.
@@ -288,6 +307,10 @@ class Notification(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    #: Not ended yet: an event completes only when none of its sends is in one of these.
+    IN_FLIGHT = (Status.QUEUED, Status.SENDING)
 
     entry = models.ForeignKey(StockWaitlist, on_delete=models.CASCADE, related_name="notifications")
     event = models.ForeignKey(RestockEvent, on_delete=models.CASCADE, related_name="notifications")
@@ -340,7 +363,8 @@ class Notification(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="restock_nt_status"),
-            models.Index(fields=["event", "status"], name="restock_nt_event_status"),
+            # An event's sends by status; a send task's claim walks its id span in it.
+            models.Index(fields=["event", "status", "id"], name="restock_nt_event_status_id"),
         ]
 
     def __str__(self):

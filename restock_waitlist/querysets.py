@@ -1,7 +1,7 @@
 """Querysets for entries and restock events: dispatch order, live positions, catalog prefetch."""
 
 from django.apps import apps
-from django.db import models
+from django.db import connections, models
 from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.query import ModelIterable
@@ -125,6 +125,25 @@ class WaitlistQuerySet(CatalogQuerySet):
         return (
             self.waiting().filter(item_filter(product_key, variant_key)).order_by(*DISPATCH_ORDER)
         )
+
+    def head_of_queue(self, product_key, variant_key, count):
+        """The ids of the first ``count`` entries of :meth:`waiting_for_restock`, read from
+        the dispatch index alone: the variant's queue and the product-wide one are each read
+        in order and merged (``UNION ALL``), as ``variant_key IN (...)`` would sort them all."""
+        features = connections[self.db].features
+        if not variant_key or not features.supports_slicing_ordering_in_compound:
+            queue = self.waiting_for_restock(product_key, variant_key)
+            return list(queue.values_list("pk", flat=True)[:count])
+        columns = [name.lstrip("-") for name in DISPATCH_ORDER]
+        variant, product_wide = (
+            self.waiting()
+            .filter(product_key=product_key, variant_key=key)
+            .order_by(*DISPATCH_ORDER)
+            .values_list(*columns)[:count]
+            for key in (variant_key, "")
+        )
+        merged = variant.union(product_wide, all=True).order_by(*DISPATCH_ORDER)[:count]
+        return [row[-1] for row in merged]
 
     def with_positions(self):
         """Annotate ``position``: the 1-based place in line, ``None`` unless active.

@@ -22,7 +22,6 @@ from restock_waitlist.conf import app_settings
 from restock_waitlist.contacts import recipient_email
 from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, Purchase, RestockEvent, StockWaitlist
-from restock_waitlist.querysets import item_filter
 from restock_waitlist.statements import insert_if_exists
 
 logger = logging.getLogger("restock_waitlist")
@@ -31,6 +30,8 @@ Status = StockWaitlist.Status
 CancelledBy = StockWaitlist.CancelledBy
 #: Entries a shopper can still cancel; purchased ones stay purchased.
 CANCELLABLE = (Status.PENDING, Status.WAITING, Status.NOTIFIED)
+#: ``Notification.error`` of a send that was still queued when its entry was cancelled.
+CANCELLED_NOTE = "Cancelled: the waiter left the waitlist."
 
 
 # Validation ---------------------------------------------------------------------------
@@ -398,6 +399,16 @@ def cancel_entries(entries, *, by):
         cancelled = list(
             StockWaitlist.objects.filter(pk__in=ids, status=Status.CANCELLED, cancelled_at=now)
         )
+        # Nothing not yet sent goes out: queued retries and quiet-hour holds are cancelled
+        # (a send already claimed is in flight; the claim skips rows of cancelled entries).
+        Notification.objects.filter(
+            entry__in=[entry.pk for entry in cancelled], status=Notification.Status.QUEUED
+        ).update(
+            status=Notification.Status.CANCELLED,
+            next_attempt_at=None,
+            error=CANCELLED_NOTE,
+            updated_at=now,
+        )
         for entry in cancelled:
             signals.send_on_commit(signals.waitlist_left, sender=StockWaitlist, entry=entry)
     return len(cancelled)
@@ -489,8 +500,10 @@ def waitlist_position(entry):
 
 
 def has_waiters(product_key, variant_key=""):
-    """Whether anyone waits for this item (its own entries or product-wide ones)."""
-    return StockWaitlist.objects.waiting().filter(item_filter(product_key, variant_key)).exists()
+    """Whether anyone waits for this item (its own entries or product-wide ones): one
+    probe of the dispatch index, however long the waitlist and its history (the merchant's
+    stock ``save()`` asks)."""
+    return bool(StockWaitlist.objects.head_of_queue(product_key, variant_key, 1))
 
 
 def record_restock(product, variant=None, quantity=None, *, previous_quantity=None, source=None):

@@ -9,7 +9,7 @@ from django.dispatch import Signal
 #: Sent with ``sender=RestockEvent`` and ``event`` (the saved :class:`RestockEvent`).
 restock_detected = Signal()
 
-#: A wave of a restock was handed to the workers (its chunks enqueued).
+#: A wave of a restock was handed to the workers (its waiters claimed, their sends enqueued).
 #: Sent with ``sender=RestockEvent``, ``event`` (as it stands after the wave: waiting for a
 #: next wave, or completed) and ``wave`` (the :class:`RestockWave`).
 restock_wave_sent = Signal()

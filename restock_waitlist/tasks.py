@@ -36,9 +36,9 @@ def run_wave(event_id):
     dispatch.run_wave(event_id)
 
 
-def send_chunk(event_id, wave, entry_ids):
-    """Claim and notify one chunk of entries of a wave."""
-    return dispatch.send_chunk(event_id, wave, entry_ids)
+def send_span(event_id, first_id, last_id):
+    """Send a wave's queued notifications with ids from ``first_id`` to ``last_id``."""
+    return dispatch.send_span(event_id, first_id, last_id)
 
 
 def send_notifications(notification_ids):
@@ -47,12 +47,12 @@ def send_notifications(notification_ids):
 
 
 def run_due_waves():
-    """Periodic: start due waves, resume stalled ones, restart lost events."""
+    """Periodic: start due waves, resume stalled ones, restart lost events, complete ended ones."""
     return dispatch.run_due_waves()
 
 
 def requeue_notifications():
-    """Periodic: re-queue notifications stuck in flight and enqueue due retries."""
+    """Periodic: enqueue again sends whose task was lost or whose worker died; due retries."""
     return dispatch.requeue_notifications()
 
 

@@ -1,6 +1,7 @@
 """Helpers for runs with real clusters: the qcluster tests and ``benchmarks/dispatch.py``."""
 
 import os
+import time
 
 from restock_waitlist.channels.locmem import LocmemChannel
 from restock_waitlist.models import StockWaitlist
@@ -12,6 +13,19 @@ class LabelledChannel(LocmemChannel):
     def post(self, payload):
         super().post(payload)
         return f"{os.environ.get('RW_QCLUSTER_LABEL', 'main')}:{os.getpid()}"
+
+
+class SlowLoggedChannel(LabelledChannel):
+    """A labelled channel that takes ``RW_QCLUSTER_SEND_DELAY`` seconds a message and
+    appends each message it accepted (its notification id, one a line) to the file
+    ``RW_QCLUSTER_SEND_LOG``: what a provider saw, which outlives a killed worker."""
+
+    def post(self, payload):
+        time.sleep(float(os.environ.get("RW_QCLUSTER_SEND_DELAY", "0")))
+        message_id = super().post(payload)
+        with open(os.environ["RW_QCLUSTER_SEND_LOG"], "a") as log:
+            log.write(f"{payload.notification_id}\n")
+        return message_id
 
 
 def seed_guests(variant, count, batch_size=10_000):

@@ -5,12 +5,16 @@ with a real (not sync) cluster on the ORM or Redis broker (``RW_QCLUSTER_BROKER`
 """
 
 import os
+from datetime import timedelta
 
 from tests.settings import *  # noqa: F403
 from tests.settings import DATABASES, Q_CLUSTER, RESTOCK_WAITLIST
 
 DATABASES["default"]["NAME"] = os.environ["RW_QCLUSTER_DB"]
 DATABASES["default"]["TEST"] = {"NAME": os.environ["RW_QCLUSTER_DB"]}
+# Workers keep their connection across tasks (docs/workers.rst); a dead one is replaced.
+DATABASES["default"]["CONN_MAX_AGE"] = 60
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 Q_CLUSTER = {
     **Q_CLUSTER,
@@ -32,8 +36,14 @@ if os.environ.get("RW_QCLUSTER_BROKER") == "redis":
 RESTOCK_WAITLIST = {
     **RESTOCK_WAITLIST,
     "CHUNK_SIZE": int(os.environ.get("RW_QCLUSTER_CHUNK_SIZE", "200")),
+    "STUCK_AFTER": timedelta(seconds=float(os.environ.get("RW_QCLUSTER_STUCK_AFTER", "900"))),
     "CHANNELS": {
-        name: {"BACKEND": "tests.qcluster_support.LabelledChannel"}
+        name: {
+            "BACKEND": os.environ.get(
+                "RW_QCLUSTER_BACKEND", "tests.qcluster_support.LabelledChannel"
+            ),
+            "OPTIONS": {"REPORT_EVERY": float(os.environ.get("RW_QCLUSTER_REPORT_EVERY", "0.2"))},
+        }
         for name in ("push", "email", "sms")
     },
 }

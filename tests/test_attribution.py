@@ -28,7 +28,7 @@ def event(variant):
 def notified(variant, event, user):
     """The user's entry, notified of ``event`` by email a day ago (through the real send)."""
     entry = factories.EntryFactory(variant=variant, user=user)
-    dispatch.send_chunk(event.pk, 1, [str(entry.pk)])
+    dispatch.dispatch_event(event.pk)
     StockWaitlist.objects.filter(pk=entry.pk).update(notified_at=timezone.now() - timedelta(days=1))
     entry.refresh_from_db()
     assert entry.status == Status.NOTIFIED

@@ -2,14 +2,19 @@
 records who cancelled it and sends ``waitlist_left`` once per entry after the commit; a
 merchant re-opens only what a merchant may."""
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core import mail
+from django.utils import timezone
 
-from restock_waitlist import links, services, signals, tokens
-from restock_waitlist.models import StockWaitlist
-from tests import factories
+from restock_waitlist import dispatch, links, services, signals, tokens
+from restock_waitlist.channels import locmem
+from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
+from tests import factories, flaky
+from tests.testshop.models import StockLevel
 
 pytestmark = pytest.mark.django_db
 Status = StockWaitlist.Status
@@ -147,3 +152,87 @@ class TestReopen:
         assert services.reopen_entries(StockWaitlist.objects.filter(pk=old.pk)) == 0
         old.refresh_from_db()
         assert old.status == Status.NOTIFIED
+
+
+class TestCancellingStopsWhatIsNotYetSent:
+    """A cancel reaches sends already queued: a retry after a failed first attempt, a
+    quiet-hours hold, and the waves after it. They are recorded cancelled, never sent."""
+
+    @pytest.fixture
+    def flaky_sms(self, settings):
+        channels = dict(settings.RESTOCK_WAITLIST["CHANNELS"])
+        channels["sms"] = {
+            "BACKEND": "tests.flaky.FlakyChannel",
+            "OPTIONS": {"CONTACT_KIND": "phone", "QUIET_HOURS": True},
+        }
+        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "CHANNELS": channels}
+        yield settings
+        flaky.failures.clear()
+
+    def texter(self, variant, number="+821012345678"):
+        return factories.EntryFactory(variant=variant, channels=["sms"], phone=number)
+
+    def run_periodic_tasks(self):
+        Notification.objects.filter(status=Notification.Status.QUEUED).update(
+            next_attempt_at=timezone.now() - timedelta(seconds=1)
+        )
+        dispatch.requeue_notifications()
+        dispatch.run_due_waves()
+
+    def test_a_queued_retry_after_a_failed_first_attempt(self, flaky_sms, variant, restock):
+        entry = self.texter(variant)
+        flaky.fail("+821012345678", "transient")
+        event = restock(variant, 1)
+        retry = Notification.objects.get(entry=entry)
+        assert (retry.status, retry.attempts) == (Notification.Status.QUEUED, 1)
+        services.leave_waitlist(entry)
+        self.run_periodic_tasks()
+        retry.refresh_from_db()
+        assert (retry.status, retry.attempts) == (Notification.Status.CANCELLED, 1)
+        assert retry.error == services.CANCELLED_NOTE
+        assert locmem.outbox == []
+        event.refresh_from_db()
+        assert event.status == RestockEvent.Status.COMPLETED  # nothing left in flight
+
+    def test_a_quiet_hours_hold(self, flaky_sms, variant, restock):
+        flaky_sms.RESTOCK_WAITLIST = {
+            **flaky_sms.RESTOCK_WAITLIST,
+            "QUIET_HOURS": ("00:00", "23:59"),
+        }
+        entry = self.texter(variant)
+        event = restock(variant, 1)
+        held = Notification.objects.get(entry=entry)
+        assert (held.status, held.attempts) == (Notification.Status.QUEUED, 0)
+        event.refresh_from_db()
+        assert event.status == RestockEvent.Status.SENDING
+        assert event.progress()["held"] == 1
+        services.cancel_entries(StockWaitlist.objects.filter(pk=entry.pk), by=By.MERCHANT)
+        self.run_periodic_tasks()
+        held.refresh_from_db()
+        assert held.status == Notification.Status.CANCELLED
+        assert locmem.outbox == []
+        event.refresh_from_db()
+        assert event.status == RestockEvent.Status.COMPLETED
+
+    def test_a_cancel_committed_before_the_send_claim_wins(self, variant, monkeypatch):
+        entry = factories.EntryFactory(variant=variant)
+        StockLevel.objects.filter(variant=variant).update(quantity=1)
+        event = factories.RestockEventFactory(variant=variant, quantity=1)
+        spans = []
+        monkeypatch.setattr(dispatch, "enqueue", lambda task_name, *args: spans.append(args))
+        dispatch.dispatch_event(event.pk)
+        # Cancelled by a path that leaves the queued row alone: the claim still skips it.
+        StockWaitlist.objects.filter(pk=entry.pk).update(status=Status.CANCELLED)
+        assert dispatch.send_span(*spans[0]) == 0
+        assert mail.outbox == []
+
+    def test_later_waves_skip_cancelled_entries(self, settings, variant, restock):
+        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "OVERSUBSCRIPTION": 1.0}
+        entries = [factories.EntryFactory(variant=variant) for _ in range(4)]
+        event = restock(variant, 2)
+        services.cancel_entries(StockWaitlist.objects.filter(pk=entries[2].pk), by=By.SHOPPER)
+        RestockEvent.objects.filter(pk=event.pk).update(next_wave_at=timezone.now())
+        dispatch.run_due_waves()
+        told = set(Notification.objects.values_list("entry", flat=True))
+        assert told == {entries[0].pk, entries[1].pk, entries[3].pk}
+        assert len(mail.outbox) == 3

@@ -13,6 +13,7 @@ from django_q.models import Task
 
 from restock_waitlist import dispatch, services
 from restock_waitlist.channels import locmem
+from restock_waitlist.channels.base import BaseChannel
 from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
 from tests import factories, flaky
 from tests.testshop.models import StockLevel
@@ -204,16 +205,16 @@ def test_no_next_wave_once_sold_out_and_the_rest_keep_their_place(variant, resto
 def test_sending_stops_mid_wave_when_stock_runs_out(settings, variant, restock, monkeypatch):
     configure(settings, CHUNK_SIZE=2)
     entries = waiters(variant, 10)
-    real_send_chunk = dispatch.send_chunk
+    real_send_span = dispatch.send_span
     calls = []
 
-    def sell_out_after_first_chunk(event_id, wave, entry_ids):
+    def sell_out_after_first_chunk(event_id, first_id, last_id):
         if calls:
             StockLevel.objects.update(quantity=0)
-        calls.append(entry_ids)
-        return real_send_chunk(event_id, wave, entry_ids)
+        calls.append((first_id, last_id))
+        return real_send_span(event_id, first_id, last_id)
 
-    monkeypatch.setattr(dispatch, "send_chunk", sell_out_after_first_chunk)
+    monkeypatch.setattr(dispatch, "send_span", sell_out_after_first_chunk)
     event = restock(variant, 2)  # a wave of 6 in chunks of 2
     assert len(calls) == 3
     assert notified_ids() == {e.pk for e in entries[:2]}
@@ -221,18 +222,20 @@ def test_sending_stops_mid_wave_when_stock_runs_out(settings, variant, restock, 
     assert event.status == EventStatus.COMPLETED
     assert event.detail == "Sold out during wave 1."
     assert services.waitlist_position(entries[2]) == 1
+    assert Notification.objects.filter(status=SendStatus.SKIPPED).count() == 4
 
 
 def test_stalled_wave_is_resumed_without_exceeding_its_size(settings, variant, monkeypatch):
     configure(settings, CHUNK_SIZE=2)
+    monkeypatch.setattr(dispatch, "CLAIM_PAGE", 2)
     entries = waiters(variant, 10)
     StockLevel.objects.filter(variant=variant).update(quantity=2)
     event = factories.RestockEventFactory(variant=variant, quantity=2)
     real_enqueue = dispatch.enqueue
 
     def die_after_first_chunk(task_name, *args):
-        if task_name == "send_chunk" and Notification.objects.exists():
-            raise SystemExit("worker killed")
+        if task_name == "send_span" and Notification.objects.count() > 2:
+            raise SystemExit("worker killed")  # the second page is claimed, its task lost
         return real_enqueue(task_name, *args)
 
     monkeypatch.setattr(dispatch, "enqueue", die_after_first_chunk)
@@ -313,28 +316,36 @@ def test_overlapping_restocks_notify_each_entry_once(restock):
     assert len({m.to[0] for m in mail.outbox}) == len(mail.outbox) == 8
 
 
-def test_a_chunk_task_run_twice_sends_once(variant):
-    entries = waiters(variant, 5)
-    StockLevel.objects.filter(variant=variant).update(quantity=3)
-    event = factories.RestockEventFactory(variant=variant, quantity=3)
-    ids = [str(e.pk) for e in entries]
-    assert dispatch.send_chunk(event.pk, 1, ids) == 5
-    assert dispatch.send_chunk(event.pk, 1, ids) == 0
+def claimed_wave(variant, size, monkeypatch, **entry_fields):
+    """``size`` waiters claimed by a wave whose send tasks were never run: its spans."""
+    entries = [factories.EntryFactory(variant=variant, **entry_fields) for _ in range(size)]
+    StockLevel.objects.filter(variant=variant).update(quantity=size)
+    event = factories.RestockEventFactory(variant=variant, quantity=size)
+    spans = []
+    with monkeypatch.context() as patch:
+        patch.setattr(dispatch, "enqueue", lambda task_name, *args: spans.append(args))
+        dispatch.dispatch_event(event.pk)
+    return entries, spans
+
+
+def test_a_send_task_run_twice_sends_once(variant, monkeypatch):
+    _entries, spans = claimed_wave(variant, 5, monkeypatch)
+    assert len(spans) == 1
+    assert dispatch.send_span(*spans[0]) == 5
+    assert dispatch.send_span(*spans[0]) == 0
     assert len(mail.outbox) == 5
     assert Notification.objects.count() == 5
 
 
 def test_worker_killed_after_claiming_strands_nothing_and_sends_once(variant, monkeypatch):
-    entries = waiters(variant, 4)
-    StockLevel.objects.filter(variant=variant).update(quantity=3)
-    event = factories.RestockEventFactory(variant=variant, quantity=3)
+    entries, spans = claimed_wave(variant, 4, monkeypatch)
 
     def killed(channel, rows):
         raise SystemExit("worker killed mid-send")
 
     monkeypatch.setattr(dispatch, "_send", killed)
     with pytest.raises(SystemExit):
-        dispatch.send_chunk(event.pk, 1, [str(e.pk) for e in entries])
+        dispatch.send_span(*spans[0])
     monkeypatch.undo()
     assert set(Notification.objects.values_list("status", flat=True)) == {SendStatus.SENDING}
     assert notified_ids() == {e.pk for e in entries}
@@ -350,17 +361,19 @@ def test_worker_killed_after_claiming_strands_nothing_and_sends_once(variant, mo
     assert len(mail.outbox) == 4
 
 
-def test_worker_killed_before_sending_is_caught_up(variant, monkeypatch):
-    entries = waiters(variant, 2)
-    StockLevel.objects.filter(variant=variant).update(quantity=3)
-    event = factories.RestockEventFactory(variant=variant, quantity=3)
-    monkeypatch.setattr(dispatch, "deliver", lambda notifications, events: 0)
-    dispatch.send_chunk(event.pk, 1, [str(e.pk) for e in entries])
-    monkeypatch.undo()
+def test_a_lost_send_task_is_caught_up_from_the_rows(variant, monkeypatch):
+    claimed_wave(variant, 2, monkeypatch)  # the broker lost the task
+    event = RestockEvent.objects.get()
+    assert event.status == EventStatus.SENDING  # not completed: its sends are in flight
+    assert event.progress()["in_flight"] == 2
+    dispatch.requeue_notifications()
+    assert mail.outbox == []  # too early: the task may still be on its way
     assert set(Notification.objects.values_list("status", flat=True)) == {SendStatus.QUEUED}
     Notification.objects.update(updated_at=timezone.now() - timedelta(minutes=16))
     dispatch.requeue_notifications()
     assert len(mail.outbox) == 2
+    event.refresh_from_db()
+    assert event.status == EventStatus.COMPLETED
 
 
 # Channels, fall-through, retries ---------------------------------------------------------------
@@ -527,33 +540,46 @@ def test_quiet_until(settings, window, local, expected):
 # Scale: queries per chunk ------------------------------------------------------------------------
 
 
-def chunk_queries(variant, size):
-    entries = waiters(variant, size)
-    StockLevel.objects.filter(variant=variant).update(quantity=size)
-    event = factories.RestockEventFactory(variant=variant, quantity=size)
+def send_queries(variant, size, monkeypatch, **entry_fields):
+    """Statements of one send task; the channel reports once (a slow first render would
+    otherwise make it report twice: every ``report_every`` seconds)."""
+    monkeypatch.setattr(BaseChannel, "report_every", 60)
+    _entries, spans = claimed_wave(variant, size, monkeypatch, **entry_fields)
     with CaptureQueriesContext(connection) as queries:
-        assert dispatch.send_chunk(event.pk, 1, [str(e.pk) for e in entries]) == size
+        assert dispatch.send_span(*spans[0]) == size
     return len(queries)
 
 
-def test_queries_per_chunk_do_not_grow_with_its_size(variant):
+def test_queries_per_send_task_do_not_grow_with_its_size(variant, monkeypatch):
     other = factories.StockLevelFactory().variant
-    assert chunk_queries(variant, 5) == chunk_queries(other, 40)
+    assert send_queries(variant, 5, monkeypatch) == send_queries(other, 40, monkeypatch) <= 10
 
 
-def test_queries_per_chunk_with_push_and_sms_are_constant_too(flaky_channels, variant):
+def test_queries_per_send_task_with_push_and_sms_are_constant_too(
+    flaky_channels, variant, monkeypatch
+):
     def run(target, size):
-        entries = [
-            factories.EntryFactory(variant=target, phone="+821012345678", channels=["sms"])
-            for _ in range(size)
-        ]
-        StockLevel.objects.filter(variant=target).update(quantity=size)
-        event = factories.RestockEventFactory(variant=target, quantity=size)
-        with CaptureQueriesContext(connection) as queries:
-            dispatch.send_chunk(event.pk, 1, [str(e.pk) for e in entries])
-        return len(queries)
+        return send_queries(target, size, monkeypatch, phone="+821012345678", channels=["sms"])
 
     assert run(variant, 3) == run(factories.StockLevelFactory().variant, 30)
+
+
+def wave_queries(variant, size, monkeypatch):
+    waiters(variant, size)
+    StockLevel.objects.filter(variant=variant).update(quantity=size)
+    event = factories.RestockEventFactory(variant=variant, quantity=size)
+    with monkeypatch.context() as patch:
+        patch.setattr(dispatch, "enqueue", lambda task_name, *args: None)
+        with CaptureQueriesContext(connection) as queries:
+            dispatch.dispatch_event(event.pk)
+    assert Notification.objects.filter(event=event).count() == size
+    return len(queries)
+
+
+def test_a_wave_is_claimed_in_a_constant_number_of_statements(settings, variant, monkeypatch):
+    configure(settings, CHUNK_SIZE=1000)
+    other = factories.StockLevelFactory().variant
+    assert wave_queries(variant, 5, monkeypatch) == wave_queries(other, 60, monkeypatch) <= 26
 
 
 # Reconciliation --------------------------------------------------------------------------------
@@ -581,3 +607,14 @@ def test_reconciliation_leaves_items_with_an_open_restock_alone(variant, restock
     restock(variant, 1)
     RestockEvent.objects.update(created_at=timezone.now() - timedelta(hours=3))
     assert dispatch.reconcile_stock() == []
+
+
+def test_a_wave_that_fills_a_page_refreshes_the_planner_statistics(settings, variant, monkeypatch):
+    configure(settings, CHUNK_SIZE=2)
+    monkeypatch.setattr(dispatch, "CLAIM_PAGE", 2)
+    with CaptureQueriesContext(connection) as queries:
+        _entries, spans = claimed_wave(variant, 5, monkeypatch)
+    analysed = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+    assert len(analysed) == (1 if connection.vendor == "postgresql" else 0)  # once a wave
+    assert len(spans) == 3  # pages of 2, 2, then 1: one send task each
+    assert sum(dispatch.send_span(*span) for span in spans) == 5

@@ -108,8 +108,8 @@ class TestStop:
 
         assert stopped == 1
         event.refresh_from_db()
-        # Wave 1 reached everyone, so the restock had completed; its held send had not.
-        assert (event.status, event.detail) == (EventStatus.COMPLETED, operations.STOPPED)
+        # Wave 1 reached everyone, but the restock waits for its held send to end.
+        assert (event.status, event.detail) == (EventStatus.SENDING, operations.STOPPED)
         assert Notification.objects.get(entry=held).status == SendStatus.SKIPPED
         assert statuses([held, told]) == [Status.WAITING, Status.NOTIFIED]
         Notification.objects.filter(entry=held).update(
@@ -118,6 +118,8 @@ class TestStop:
         run_on_commit(dispatch.requeue_notifications)
         run_on_commit(dispatch.run_due_waves)
         assert locmem.outbox == []
+        event.refresh_from_db()
+        assert (event.status, event.detail) == (EventStatus.COMPLETED, operations.STOPPED)
 
     def test_a_restock_waiting_for_its_next_wave_sends_no_more(self, restocked, run_on_commit):
         event, entries = restocked

@@ -91,7 +91,7 @@ class TestAfterARestock:
         assert report_of(variant, Reason.WAVE).waitlist_count == 10
         # Claims in: written at once.
         ForecastReport.objects.all().delete()
-        dispatch.send_chunk(event.pk, 1, [str(e.pk) for e in entries[:6]])
+        dispatch.create_notifications(event, 1, dispatch.claim_entries(event, entries[:6]))
         assert reports.report_restock(event.pk, Reason.WAVE, 1).waitlist_count == 4
 
     def test_a_wave_stopped_by_a_sell_out_is_settled(self, variant):

@@ -3,14 +3,18 @@
 A channel describes itself (:attr:`~BaseChannel.contact_kind`, :attr:`~BaseChannel.label`,
 :attr:`~BaseChannel.quiet_hours`, :meth:`~BaseChannel.offered_to`), so nothing outside it
 keeps a list of channel names. Dispatch hands a channel a list of :class:`Outgoing`
-messages and gets back one :class:`Result` per notification. :meth:`BaseChannel.send_batch`
-sends them one by one through three small steps a backend overrides:
-:meth:`~BaseChannel.build_payload`, :meth:`~BaseChannel.post` and
-:meth:`~BaseChannel.parse_response`. A backend whose provider takes many recipients in one
-call overrides ``send_batch`` instead.
+messages and gets back one :class:`Result` per notification, as the provider takes them:
+:meth:`BaseChannel.send_stream` yields ``{notification_id: Result}`` dicts and dispatch
+records each one before the next, so a worker that dies repeats only what it had not
+recorded. The base class sends one by one through three small steps a backend overrides
+(:meth:`~BaseChannel.build_payload`, :meth:`~BaseChannel.post`,
+:meth:`~BaseChannel.parse_response`) and yields at least every ``REPORT_EVERY`` seconds; a
+backend whose provider takes many recipients in one call overrides ``send_stream`` and
+yields once per provider call.
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -206,9 +210,30 @@ class BaseChannel:
 
     # Sending --------------------------------------------------------------------------
 
+    #: Seconds between the results a one-by-one backend reports (``OPTIONS["REPORT_EVERY"]``
+    #: overrides it): a worker killed mid-send repeats at most the messages the provider took
+    #: in that time, plus the one in flight.
+    report_every = 0.2
+
     def send_batch(self, messages):
         """Send ``messages``; ``{notification_id: Result}`` for every one of them."""
-        return {message.notification_id: self.send_one(message) for message in messages}
+        results = {}
+        for reported in self.send_stream(messages):
+            results.update(reported)
+        return results
+
+    def send_stream(self, messages):
+        """Send ``messages`` one by one; yield ``{notification_id: Result}`` for those sent
+        so far, at least every :attr:`report_every` seconds, and the rest at the end."""
+        every = float(self.options.get("REPORT_EVERY", self.report_every))
+        results, since = {}, time.monotonic()
+        for message in messages:
+            results[message.notification_id] = self.send_one(message)
+            if time.monotonic() - since >= every:
+                yield results
+                results, since = {}, time.monotonic()
+        if results:
+            yield results
 
     def send_one(self, message):
         """Build, post and parse one message; every failure becomes a :class:`Result`."""

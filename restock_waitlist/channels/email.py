@@ -103,19 +103,23 @@ class EmailChannel(BaseChannel):
 
     # One message each -----------------------------------------------------------------
 
-    def send_batch(self, messages):
+    def send_stream(self, messages):
+        """Every message through one connection: one by one, or (``MERGE_FIELD`` on an
+        anymail backend) one ESP call per batch, its results yielded after each call."""
         connection = self.connection()
         try:
             connection.open()
         except Exception as exc:
             error = Result.from_error(error_for(exc))
-            return {message.notification_id: error for message in messages}
+            yield {message.notification_id: error for message in messages}
+            return
         self._connection = connection
         try:
             alerts = all(message.kind == ALERT for message in messages)
             if alerts and self.merge_field and isinstance(connection, AnymailBaseBackend):
-                return self._send_merged(connection, messages)
-            return super().send_batch(messages)
+                yield from self._send_merged(connection, messages)
+            else:
+                yield from super().send_stream(messages)
         finally:
             connection.close()
 
@@ -161,7 +165,7 @@ class EmailChannel(BaseChannel):
                 pending = later
 
     def _send_merged(self, connection, messages):
-        results = {}
+        """Yield ``{notification_id: Result}`` after each ESP call."""
         placeholders = {
             name: self.merge_field.replace("KEY", key) for name, key in MERGE_KEYS.items()
         }
@@ -181,18 +185,16 @@ class EmailChannel(BaseChannel):
                 email.send()
             except AnymailUnsupportedFeature:
                 # This ESP cannot merge per recipient (e.g. headers): one message each.
-                results.update(super().send_batch(batch))
+                yield from super().send_stream(batch)
                 continue
             except Exception as exc:
                 error = Result.from_error(error_for(exc))
-                results.update((m.notification_id, error) for m in batch)
+                yield {m.notification_id: error for m in batch}
                 continue
             statuses = email.anymail_status.recipients
-            for message in batch:
-                results[message.notification_id] = self._recipient_result(
-                    statuses.get(message.contact)
-                )
-        return results
+            yield {
+                m.notification_id: self._recipient_result(statuses.get(m.contact)) for m in batch
+            }
 
     @staticmethod
     def _recipient_result(status):

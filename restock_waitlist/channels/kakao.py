@@ -288,18 +288,20 @@ class KakaoAlimTalkChannel(BaseChannel):
 
     # Sending ------------------------------------------------------------------------------
 
-    def send_batch(self, messages):
-        """Build every message, then send them ``BATCH_SIZE`` at a time, one call each."""
-        results, ready = {}, []
+    def send_stream(self, messages):
+        """Build every message, then send them ``BATCH_SIZE`` at a time, one call each;
+        yields the results of each call (those that could not be built first)."""
+        unbuilt, ready = {}, []
         for message in messages:
             try:
                 ready.append((message, self.build_payload(message)))
             except ChannelError as exc:
-                results[message.notification_id] = Result.from_error(exc)
+                unbuilt[message.notification_id] = Result.from_error(exc)
+        if unbuilt:
+            yield unbuilt
         size = int(self.options.get("BATCH_SIZE") or DEFAULT_BATCH_SIZE)
         for start in range(0, len(ready), size):
-            results.update(self.post_batch(ready[start : start + size]))
-        return results
+            yield self.post_batch(ready[start : start + size])
 
     def variables(self, message):
         """The template's variables for one waiter: the item restocked and their links."""

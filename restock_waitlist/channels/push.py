@@ -84,9 +84,9 @@ class PushChannel(BaseChannel):
                 found.setdefault(device.user_id, []).append(device)
         return found
 
-    def send_batch(self, messages):
+    def send_stream(self, messages):
         self._devices = self.devices_by_user({m.contact.pk for m in messages if m.contact})
-        return super().send_batch(messages)
+        yield from super().send_stream(messages)
 
     def build_payload(self, message):
         devices = self._devices.get(getattr(message.contact, "pk", None))

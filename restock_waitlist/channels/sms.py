@@ -41,9 +41,9 @@ class TwilioSmsChannel(BaseChannel):
         Client, _exc, _rest_exc = twilio_modules()
         return Client(self.option("ACCOUNT_SID"), self.option("AUTH_TOKEN"))
 
-    def send_batch(self, messages):
+    def send_stream(self, messages):
         self._client = self.client()
-        return super().send_batch(messages)
+        yield from super().send_stream(messages)
 
     def build_payload(self, message):
         payload = {"to": message.contact, "body": self.render(message).text}

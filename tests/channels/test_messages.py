@@ -21,7 +21,9 @@ def event(variant):
 
 
 def send(event, entries):
-    return dispatch.send_chunk(event.pk, 1, [str(e.pk) for e in entries])
+    """Claim ``entries`` for wave 1 of ``event`` and send them, as a wave does."""
+    dispatch.create_notifications(event, 1, dispatch.claim_entries(event, entries))
+    return dispatch.send_span(event.pk, 1, 2**62)
 
 
 def test_email_names_the_item_and_carries_signed_links_and_one_click_unsubscribe(variant, event):
