@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from restock_waitlist import channels as registry
-from restock_waitlist import contacts, links
+from restock_waitlist import addresses, contacts, links
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.conf import app_settings
 from restock_waitlist.models import StockWaitlist
@@ -77,6 +77,11 @@ class Button:
     def channel_labels(self):
         """The offered channels' labels in one line, for the consent wording."""
         return ", ".join(str(label) for _name, label in self.channels)
+
+    @property
+    def phone_hint(self):
+        """How to write the number, in the format the shop's ``PHONE_REGION`` reads."""
+        return addresses.phone_hint(app_settings.PHONE_REGION)
 
     @property
     def position_markup(self):
