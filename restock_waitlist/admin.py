@@ -31,7 +31,7 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language_info, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 
-from restock_waitlist import charts, dashboard, operations, services
+from restock_waitlist import charts, dashboard, operations, policies, services
 from restock_waitlist.adapters import get_adapter, prefetch_catalog
 from restock_waitlist.api.views import csv_response
 from restock_waitlist.channels import enabled_channels, label_for
@@ -1251,11 +1251,18 @@ def attach_send_counts(events):
         event.send_counts = counts[event.pk]
 
 
-#: How the default policy's rules and numbers read; a policy of a shop's own shows its keys.
-RULES = {"oversubscription": gettext_lazy("Oversubscription")}
+#: How the shipped policies' rules and numbers read; a policy of a shop's own shows its keys.
+RULES = {
+    policies.OVERSUBSCRIPTION_RULE: gettext_lazy("Oversubscription"),
+    policies.CONVERSION_RULE: gettext_lazy("Measured conversion"),
+}
 INPUTS = {
     "available": gettext_lazy("units available"),
     "oversubscription": gettext_lazy("waiters per unit"),
+    "oversubscription_max": gettext_lazy("at most waiters per unit"),
+    "cvr": gettext_lazy("conversion rate"),
+    "cvr_level": gettext_lazy("rate measured on"),
+    "cvr_sample": gettext_lazy("waiters reached"),
 }
 
 
@@ -1264,10 +1271,19 @@ def rule_text(wave):
     available 3, waiters per unit 3.0"."""
     rule = RULES.get(wave.rule, wave.rule.replace("_", " "))
     numbers = ", ".join(
-        f"{INPUTS.get(key, key.replace('_', ' '))} {shown_number(value)}"
+        f"{INPUTS.get(key, key.replace('_', ' '))} {shown_input(key, value)}"
         for key, value in (wave.inputs or {}).items()
     )
     return f"{rule}: {numbers}" if numbers else str(rule)
+
+
+def shown_input(key, value):
+    """A wave plan's number as the merchant reads it: the rate in per cent, the level by name."""
+    if key == "cvr" and isinstance(value, (int, float)):
+        return percent(value)
+    if key == "cvr_level" and value in ForecastReport.Level.values:
+        return str(ForecastReport.Level(value).label).lower()
+    return shown_number(value)
 
 
 def shown_number(value):

@@ -89,6 +89,8 @@ def unsubscribe(request, token):
     if request.method == "POST":
         services.leave_waitlist(entry)
         return _unsubscribe_page(request, "done", "entry", entry=entry)
+    if entry.status not in services.CANCELLABLE:  # cancelled, expired or bought: nothing to ask
+        return _unsubscribe_page(request, "inactive", "entry", entry=entry)
     return _unsubscribe_page(request, "ask", "entry", entry=entry)
 
 
@@ -137,6 +139,8 @@ def _expired_click(token):
 
 def _unsubscribe_page(request, state, scope, entry=None, status=200):
     context = {"state": state, "scope": scope, "entry": entry}
+    if entry is not None and state in ("done", "inactive"):
+        context["item_url"] = _item_url(entry)
     return _page(request, "restock_waitlist/unsubscribe.html", context, entry=entry, status=status)
 
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from restock_waitlist.admin import shown_note
+from restock_waitlist.admin import rule_text, shown_note
 from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
 from tests import factories
 
@@ -186,6 +186,19 @@ class TestNames:
         # the subscriber key's help text is whole (its quotes were once swallowed as HTML)
         assert "Subscriber key" in page_html
         assert "“user:” and the account's number, or “email:” and the address." in page_html
+
+    def test_adaptive_waves_read_in_words_not_keys(self):
+        """AdaptivePolicy's rule and inputs are named, the rate in per cent, the level by name."""
+        wave = RestockWave(
+            rule="conversion",
+            inputs={"available": 3, "cvr": 0.25, "cvr_level": "shop", "cvr_sample": 40},
+        )
+        assert rule_text(wave) == (
+            "Measured conversion: units available 3, conversion rate 25.0 %, "
+            "rate measured on the whole shop, waiters reached 40"
+        )
+        with translation.override("ko"):
+            assert "cvr" not in rule_text(wave) and "conversion" not in rule_text(wave)
 
     def test_restock_page_shows_its_waves_and_sends_by_status(self, staff_client, shop):
         event = shop["event"]

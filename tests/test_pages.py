@@ -78,6 +78,30 @@ class TestShoppersLanguage:
         assert "받은편지함" in message
 
 
+class TestUnsubscribeSaysWhatHappened:
+    def path(self, entry, purpose=tokens.MANAGE):
+        route = "unsubscribe" if purpose == tokens.MANAGE else "unsubscribe-all"
+        return f"/waitlist/{route}/{tokens.entry_token(entry, purpose)}/"
+
+    @pytest.mark.parametrize("status", [Status.CANCELLED, Status.EXPIRED, Status.PURCHASED])
+    def test_an_ended_alert_is_not_offered_for_cancelling_again(self, client, variant, status):
+        entry = factories.EntryFactory(variant=variant, status=status)
+        _response, html = page(client, self.path(entry))
+        assert "Nothing to cancel" in html and "has ended already" in html
+        assert "Yes, cancel" not in html and "<form" not in html
+        assert f'href="/products/{variant.product_id}/' in html  # back to the item
+
+    def test_after_cancelling_the_page_leads_back_to_the_item(self, client, variant):
+        entry = factories.EntryFactory(variant=variant)
+        _response, html = page(client, self.path(entry), "post")
+        assert "Alert cancelled" in html and f'href="/products/{variant.product_id}/' in html
+
+    def test_cancelling_every_alert_says_alerts(self, client, variant):
+        entry = factories.EntryFactory(variant=variant, user=None, email="kim@example.com")
+        _response, html = page(client, self.path(entry, tokens.UNSUBSCRIBE_ALL), "post")
+        assert "<h1" in html and "Alerts cancelled" in html
+
+
 class TestLinksStayPrivate:
     def test_token_pages_send_no_referer_elsewhere_and_are_not_cached(self, client, variant):
         entry = korean_entry(variant)
