@@ -897,9 +897,7 @@ class RecordRestockForm(forms.ModelForm):
                 "notifies the waitlist by itself."
             ) % {"item": name}
         if not waiting_for(product_key, variant_key):
-            return _("Nobody is waiting for %(item)s, so there is no one to notify.") % {
-                "item": name
-            }
+            return nobody_waiting_text(product_key, variant_key, name)
         under_way = RestockEvent.objects.filter(
             product_key=product_key, variant_key=variant_key, status__in=operations.OPEN
         ).first()
@@ -911,6 +909,26 @@ class RecordRestockForm(forms.ModelForm):
                 admin_link(under_way, _("Open it to send its next wave now or to stop it.")),
             )
         return None
+
+
+def nobody_waiting_text(product_key, variant_key, name=None):
+    """Why a restock of this item would notify nobody. A product as a whole serves only
+    "any variant" waiters: then say how many wait for one of its variants, to pick instead."""
+    for_variants = 0
+    if not variant_key:
+        waiting = StockWaitlist.objects.waiting().filter(product_key=product_key)
+        for_variants = waiting.exclude(variant_key="").count()
+    if for_variants:
+        return ngettext(
+            "Nobody asked for any variant of it, but %(count)s person waits for one of its "
+            "variants: pick the variant that came back.",
+            "Nobody asked for any variant of it, but %(count)s people wait for one of its "
+            "variants: pick the variant that came back.",
+            for_variants,
+        ) % {"count": number_format(for_variants)}
+    if name is None:
+        return _("Nobody is waiting for it, so there is no one to notify.")
+    return _("Nobody is waiting for %(item)s, so there is no one to notify.") % {"item": name}
 
 
 def variant_choices(product_key):
@@ -947,7 +965,7 @@ def stock_summary(product_key, variant_key):
             "%(count)s person is waiting.", "%(count)s people are waiting.", waiting
         ) % {"count": number_format(waiting)}
     else:
-        waiters = _("Nobody is waiting for it, so there is no one to notify.")
+        waiters = nobody_waiting_text(product_key, variant_key)
     if adapter.stock_model is None:
         return waiters, not waiting
     available = adapter.available_quantity(product_key, variant_key)

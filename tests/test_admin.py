@@ -522,6 +522,23 @@ class TestRecordRestock:
             "Nobody is waiting for Canvas Sneaker – Large, so there is no one to notify."
         ]
 
+    def test_the_product_as_a_whole_points_at_its_variants_waiters(self, staff_client, shop):
+        """Waiters for a variant are not served by a restock of "any variant": the form says
+        so, instead of "nobody is waiting" while people wait for the product."""
+        data = staff_client.get(
+            admin_url("restockevent_item"), {"product": shop["product"].pk, "variant": ""}
+        ).json()
+        waiting = StockWaitlist.objects.waiting().filter(product_key=shop["product"].pk).count()
+        assert waiting > 1 and "Nobody is waiting" not in data["stock"]
+        assert f"but {waiting} people wait for one of its variants: pick" in data["stock"]
+        shop["small"].stock_levels.update(quantity=2)
+        RestockEvent.objects.update(status=EventStatus.COMPLETED)
+        response = staff_client.post(
+            admin_url("restockevent_add"), {"product": shop["product"].pk, "variant": ""}
+        )
+        [error] = response.context["adminform"].form.non_field_errors()
+        assert "pick the variant that came back" in error
+
     def test_records_from_the_stock_and_shows_the_restock(
         self, staff_client, shop, django_capture_on_commit_callbacks
     ):
