@@ -364,6 +364,22 @@ class MerchantAdmin(admin.ModelAdmin):
     def load_page(self, rows):
         load_names(rows)
 
+    #: The lookup from the listed model to the product key, for searching by product name.
+    search_product_lookup = None
+
+    def get_search_results(self, request, queryset, search_term):
+        """The search box also finds rows by their product's name (its first few matches)."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if self.search_product_lookup and search_term.strip():
+            adapter = get_adapter(request)
+            keys = [
+                adapter.product_key(product)
+                for product in adapter.search_products(search_term, limit=PICKER_LIMIT)
+            ]
+            if keys:
+                results |= queryset.filter(**{f"{self.search_product_lookup}__in": keys})
+        return results, may_have_duplicates
+
     def admin_url_name(self, view):
         opts = self.opts
         return f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_{view}"
@@ -574,6 +590,8 @@ class StockWaitlistAdmin(MerchantAdmin):
     list_display_links = ["item"]
     list_filter = [ProductFilter, "status", TierFilter, ChannelFilter]
     search_fields = ["email", "phone", "user__email", "user__username"]
+    search_product_lookup = "product_key"
+    search_help_text = gettext_lazy("An email address, phone number, user name or product name.")
     date_hierarchy = "created_at"
     list_select_related = ["user"]
     actions = ["cancel_selected", "reopen_selected", "notify_now"]
@@ -1369,6 +1387,7 @@ class NotificationAdmin(SendCells, MerchantAdmin):
     list_filter = [EventProductFilter, "status", ChannelFilter]
     date_hierarchy = "created_at"
     search_fields = ["provider_message_id", "entry__email", "entry__user__email"]
+    search_product_lookup = "event__product_key"
     list_select_related = ["entry__user", "event"]
     actions = ["retry_failed"]
     detail_actions = {

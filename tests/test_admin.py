@@ -471,6 +471,20 @@ class TestRetryFailed:
 
 
 class TestRecordRestock:
+    @pytest.mark.parametrize(
+        ("page", "found"),
+        [("stockwaitlist_changelist", 2), ("notification_changelist", 1)],
+    )
+    def test_the_list_search_finds_rows_by_product_name(self, staff_client, shop, page, found):
+        other = factories.EntryFactory(variant=factories.VariantFactory(), email="x@example.com")
+        add_send(other, factories.RestockEventFactory(variant=other.variant))
+        response = staff_client.get(admin_url(page), {"q": "canvas"})
+        assert response.context["cl"].result_count == found
+        assert response.context["cl"].result_count < response.context["cl"].full_result_count
+        # the other fields still match as before
+        response = staff_client.get(admin_url(page), {"q": "guest@example.com"})
+        assert response.context["cl"].result_count == (1 if page.startswith("stock") else 0)
+
     def test_the_product_picker_searches_by_name(self, staff_client, shop):
         factories.ProductFactory(name="Wool Beanie")
         response = staff_client.get(admin_url("restockevent_products"), {"term": "canv"})
