@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from restock_waitlist import channels as registry
 from restock_waitlist import addresses, contacts, links
+from restock_waitlist import channels as registry
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.conf import app_settings
 from restock_waitlist.models import StockWaitlist
