@@ -159,11 +159,13 @@ def join(request):
         return _back_with_errors(request, [storefront.throttled_message()])
     form = NotifyForm(request.POST, request=request)
     if not form.is_valid():
+        storefront.remember_submission(request, request.POST)
         return _back_with_errors(request, form.error_messages_by_field())
     join_kwargs = form.join_kwargs()
     try:
         entry, created = services.join_waitlist(**join_kwargs)
     except ValidationError as exc:
+        storefront.remember_submission(request, request.POST)
         return _back_with_errors(request, form.error_messages_by_field(exc.message_dict))
     adapter = get_adapter(request)
     product = adapter.get_product(adapter.product_key(join_kwargs["product"]))

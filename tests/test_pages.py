@@ -36,6 +36,10 @@ def join(variant, **fields):
     return [str(m) for m in get_messages(response.wsgi_request)]
 
 
+def channel_checked(html, name):
+    return f'name="channels" value="{name}" checked' in html
+
+
 def page(client, path, method="get"):
     response = getattr(client, method)(path, **ENGLISH_DEVICE)
     return response, response.content.decode()
@@ -160,6 +164,27 @@ class TestFormErrorsNameTheirField:
         messages = self.post(variant, product="", channels=[], email="x", consent="", locale="\x00")
         assert len(messages) == 5
         assert all(": " in message and not message.startswith("None") for message in messages)
+
+    def test_a_refused_form_comes_back_as_it_was_filled(self, client, variant):
+        """Without JavaScript the page reloads: the shopper's channels, address and number
+        come back once, so only the field named needs fixing (consent is asked again)."""
+        form = {
+            "product": str(variant.product_id),
+            "variant": str(variant.pk),
+            "channels": ["email", "sms"],
+            "email": "kim@example.com",
+            "phone": "12345",
+            "consent": "1",
+            "next": f"/products/{variant.product_id}/",
+        }
+        response = client.post("/waitlist/join/", form, follow=True)
+        html = response.content.decode()
+        assert "Enter a phone number" in html
+        assert channel_checked(html, "email") and channel_checked(html, "sms")
+        assert 'value="kim@example.com"' in html and 'value="12345"' in html
+        assert not StockWaitlist.objects.exists()
+        html = client.get(f"/products/{variant.product_id}/").content.decode()
+        assert not channel_checked(html, "sms") and 'value="kim@example.com"' not in html
 
     def test_full_width_digits_are_read(self, variant):
         self.post(variant, channels=["email", "sms"], phone="+８２ １０-１２３４-５６７８")
