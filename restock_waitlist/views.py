@@ -75,6 +75,7 @@ def confirm(request, token):
     context = {"state": state, "entry": entry, "position": position}
     if state == "confirmed":
         context["unsubscribe_path"] = links.unsubscribe_path(entry)
+    if entry is not None and state != "ask":
         context["item_url"] = _item_url(entry)
     return _page(request, "restock_waitlist/confirm.html", context, entry=entry, status=status)
 

@@ -100,6 +100,15 @@ class TestUnsubscribeSaysWhatHappened:
         _response, html = page(client, self.path(entry), "post")
         assert "Alert cancelled" in html and f'href="/products/{variant.product_id}/' in html
 
+    def test_the_confirm_link_of_a_cancelled_alert_leads_to_the_item(self, client, variant):
+        entry = factories.EntryFactory(variant=variant, status=Status.CANCELLED)
+        path = f"/waitlist/confirm/{tokens.entry_token(entry, tokens.CONFIRM)}/"
+        response, html = page(client, path)
+        assert response.status_code == 400 and "sign up again on the product page" in html
+        assert f'href="/products/{variant.product_id}/' in html
+        _response, html = page(client, "/waitlist/confirm/nonsense/")
+        assert "Back to the product" not in html
+
     def test_cancelling_every_alert_says_alerts(self, client, variant):
         entry = factories.EntryFactory(variant=variant, user=None, email="kim@example.com")
         _response, html = page(client, self.path(entry, tokens.UNSUBSCRIBE_ALL), "post")
