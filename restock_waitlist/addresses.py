@@ -117,10 +117,23 @@ def _invalid_phone(region):
     if not region:
         message = _("Enter a phone number in international format, e.g. +821012345678.")
     else:
-        example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
-        national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
-        message = _("Enter a valid phone number, e.g. %(example)s.") % {"example": national}
+        message = _("Enter a valid phone number, e.g. %(example)s.") % {
+            "example": example_mobile_number(region)
+        }
     return ValidationError({"phone": message}, code="invalid")
+
+
+def example_mobile_number(region):
+    """A mobile number of ``region`` as its people write it (``010-2000-0000`` in KR)."""
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def phone_hint(region):
+    """The phone field's hint: the format :func:`normalize_phone` reads with ``region``."""
+    if not region:
+        return _("For text messages, in international format, e.g. +821012345678.")
+    return _("For text messages, e.g. %(example)s.") % {"example": example_mobile_number(region)}
 
 
 def is_phone_region(code):

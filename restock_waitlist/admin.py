@@ -31,7 +31,7 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language_info, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 
-from restock_waitlist import charts, dashboard, operations, services
+from restock_waitlist import charts, dashboard, operations, policies, services
 from restock_waitlist.adapters import get_adapter, prefetch_catalog
 from restock_waitlist.api.views import csv_response
 from restock_waitlist.channels import enabled_channels, label_for
@@ -364,6 +364,22 @@ class MerchantAdmin(admin.ModelAdmin):
     def load_page(self, rows):
         load_names(rows)
 
+    #: The lookup from the listed model to the product key, for searching by product name.
+    search_product_lookup = None
+
+    def get_search_results(self, request, queryset, search_term):
+        """The search box also finds rows by their product's name (its first few matches)."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if self.search_product_lookup and search_term.strip():
+            adapter = get_adapter(request)
+            keys = [
+                adapter.product_key(product)
+                for product in adapter.search_products(search_term, limit=PICKER_LIMIT)
+            ]
+            if keys:
+                results |= queryset.filter(**{f"{self.search_product_lookup}__in": keys})
+        return results, may_have_duplicates
+
     def admin_url_name(self, view):
         opts = self.opts
         return f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_{view}"
@@ -574,6 +590,8 @@ class StockWaitlistAdmin(MerchantAdmin):
     list_display_links = ["item"]
     list_filter = [ProductFilter, "status", TierFilter, ChannelFilter]
     search_fields = ["email", "phone", "user__email", "user__username"]
+    search_product_lookup = "product_key"
+    search_help_text = gettext_lazy("An email address, phone number, user name or product name.")
     date_hierarchy = "created_at"
     list_select_related = ["user"]
     actions = ["cancel_selected", "reopen_selected", "notify_now"]
@@ -897,9 +915,7 @@ class RecordRestockForm(forms.ModelForm):
                 "notifies the waitlist by itself."
             ) % {"item": name}
         if not waiting_for(product_key, variant_key):
-            return _("Nobody is waiting for %(item)s, so there is no one to notify.") % {
-                "item": name
-            }
+            return nobody_waiting_text(product_key, variant_key, name)
         under_way = RestockEvent.objects.filter(
             product_key=product_key, variant_key=variant_key, status__in=operations.OPEN
         ).first()
@@ -911,6 +927,26 @@ class RecordRestockForm(forms.ModelForm):
                 admin_link(under_way, _("Open it to send its next wave now or to stop it.")),
             )
         return None
+
+
+def nobody_waiting_text(product_key, variant_key, name=None):
+    """Why a restock of this item would notify nobody. A product as a whole serves only
+    "any variant" waiters: then say how many wait for one of its variants, to pick instead."""
+    for_variants = 0
+    if not variant_key:
+        waiting = StockWaitlist.objects.waiting().filter(product_key=product_key)
+        for_variants = waiting.exclude(variant_key="").count()
+    if for_variants:
+        return ngettext(
+            "Nobody asked for any variant of it, but %(count)s person waits for one of its "
+            "variants: pick the variant that came back.",
+            "Nobody asked for any variant of it, but %(count)s people wait for one of its "
+            "variants: pick the variant that came back.",
+            for_variants,
+        ) % {"count": number_format(for_variants)}
+    if name is None:
+        return _("Nobody is waiting for it, so there is no one to notify.")
+    return _("Nobody is waiting for %(item)s, so there is no one to notify.") % {"item": name}
 
 
 def variant_choices(product_key):
@@ -947,7 +983,7 @@ def stock_summary(product_key, variant_key):
             "%(count)s person is waiting.", "%(count)s people are waiting.", waiting
         ) % {"count": number_format(waiting)}
     else:
-        waiters = _("Nobody is waiting for it, so there is no one to notify.")
+        waiters = nobody_waiting_text(product_key, variant_key)
     if adapter.stock_model is None:
         return waiters, not waiting
     available = adapter.available_quantity(product_key, variant_key)
@@ -1251,11 +1287,18 @@ def attach_send_counts(events):
         event.send_counts = counts[event.pk]
 
 
-#: How the default policy's rules and numbers read; a policy of a shop's own shows its keys.
-RULES = {"oversubscription": gettext_lazy("Oversubscription")}
+#: How the shipped policies' rules and numbers read; a policy of a shop's own shows its keys.
+RULES = {
+    policies.OVERSUBSCRIPTION_RULE: gettext_lazy("Oversubscription"),
+    policies.CONVERSION_RULE: gettext_lazy("Measured conversion"),
+}
 INPUTS = {
     "available": gettext_lazy("units available"),
     "oversubscription": gettext_lazy("waiters per unit"),
+    "oversubscription_max": gettext_lazy("at most waiters per unit"),
+    "cvr": gettext_lazy("conversion rate"),
+    "cvr_level": gettext_lazy("rate measured on"),
+    "cvr_sample": gettext_lazy("waiters reached"),
 }
 
 
@@ -1264,10 +1307,19 @@ def rule_text(wave):
     available 3, waiters per unit 3.0"."""
     rule = RULES.get(wave.rule, wave.rule.replace("_", " "))
     numbers = ", ".join(
-        f"{INPUTS.get(key, key.replace('_', ' '))} {shown_number(value)}"
+        f"{INPUTS.get(key, key.replace('_', ' '))} {shown_input(key, value)}"
         for key, value in (wave.inputs or {}).items()
     )
     return f"{rule}: {numbers}" if numbers else str(rule)
+
+
+def shown_input(key, value):
+    """A wave plan's number as the merchant reads it: the rate in per cent, the level by name."""
+    if key == "cvr" and isinstance(value, (int, float)):
+        return percent(value)
+    if key == "cvr_level" and value in ForecastReport.Level.values:
+        return str(ForecastReport.Level(value).label).lower()
+    return shown_number(value)
 
 
 def shown_number(value):
@@ -1342,6 +1394,7 @@ class NotificationAdmin(SendCells, MerchantAdmin):
     list_filter = [EventProductFilter, "status", ChannelFilter]
     date_hierarchy = "created_at"
     search_fields = ["provider_message_id", "entry__email", "entry__user__email"]
+    search_product_lookup = "event__product_key"
     list_select_related = ["entry__user", "event"]
     actions = ["retry_failed"]
     detail_actions = {

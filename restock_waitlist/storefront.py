@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from restock_waitlist import addresses, contacts, links
 from restock_waitlist import channels as registry
-from restock_waitlist import contacts, links
 from restock_waitlist.adapters import get_adapter
 from restock_waitlist.conf import app_settings
 from restock_waitlist.models import StockWaitlist
@@ -72,11 +72,18 @@ class Button:
     default_channels: tuple = ()
     is_guest: bool = True
     asks_phone: bool = False
+    #: What a refused form held (no JavaScript): ``{"email", "phone"}``, shown again.
+    submitted: dict | None = None
 
     @property
     def channel_labels(self):
         """The offered channels' labels in one line, for the consent wording."""
         return ", ".join(str(label) for _name, label in self.channels)
+
+    @property
+    def phone_hint(self):
+        """How to write the number, in the format the shop's ``PHONE_REGION`` reads."""
+        return addresses.phone_hint(app_settings.PHONE_REGION)
 
     @property
     def position_markup(self):
@@ -207,7 +214,40 @@ def button_for(request, product, variant=None):
         defaults = [name for name in app_settings.DEFAULT_CHANNELS if name in names]
         button.default_channels = tuple(defaults or names[:1])
         button.asks_phone = asks_phone(cache)
+        submitted = take_submission(request, key) if button.state == JOIN else None
+        if submitted is not None:
+            chosen = [name for name in submitted["channels"] if name in names]
+            button.default_channels = tuple(chosen or button.default_channels)
+            button.submitted = submitted
     return button
+
+
+#: The session key under which a refused no-JavaScript form waits for its page.
+SUBMISSION_KEY = "restock_waitlist_submission"
+
+
+def remember_submission(request, data):
+    """Keep a refused form's choices for the page it goes back to (post/redirect/get), so
+    the shopper corrects the one field named instead of filling the form again."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    session[SUBMISSION_KEY] = {
+        "item": [str(data.get("product", "")), str(data.get("variant", ""))],
+        "channels": data.getlist("channels")[:10],
+        "email": data.get("email", "")[:254],
+        "phone": data.get("phone", "")[:32],
+    }
+
+
+def take_submission(request, key):
+    """The refused form of this item, once; ``None`` without one."""
+    session = getattr(request, "session", None)
+    if session is None or SUBMISSION_KEY not in session:
+        return None
+    if session[SUBMISSION_KEY].get("item") != [str(key[0]), str(key[1])]:
+        return None
+    return session.pop(SUBMISSION_KEY)
 
 
 def state_of(loaded):

@@ -75,6 +75,7 @@ def confirm(request, token):
     context = {"state": state, "entry": entry, "position": position}
     if state == "confirmed":
         context["unsubscribe_path"] = links.unsubscribe_path(entry)
+    if entry is not None and state != "ask":
         context["item_url"] = _item_url(entry)
     return _page(request, "restock_waitlist/confirm.html", context, entry=entry, status=status)
 
@@ -89,6 +90,8 @@ def unsubscribe(request, token):
     if request.method == "POST":
         services.leave_waitlist(entry)
         return _unsubscribe_page(request, "done", "entry", entry=entry)
+    if entry.status not in services.CANCELLABLE:  # cancelled, expired or bought: nothing to ask
+        return _unsubscribe_page(request, "inactive", "entry", entry=entry)
     return _unsubscribe_page(request, "ask", "entry", entry=entry)
 
 
@@ -137,6 +140,8 @@ def _expired_click(token):
 
 def _unsubscribe_page(request, state, scope, entry=None, status=200):
     context = {"state": state, "scope": scope, "entry": entry}
+    if entry is not None and state in ("done", "inactive"):
+        context["item_url"] = _item_url(entry)
     return _page(request, "restock_waitlist/unsubscribe.html", context, entry=entry, status=status)
 
 
@@ -155,11 +160,13 @@ def join(request):
         return _back_with_errors(request, [storefront.throttled_message()])
     form = NotifyForm(request.POST, request=request)
     if not form.is_valid():
+        storefront.remember_submission(request, request.POST)
         return _back_with_errors(request, form.error_messages_by_field())
     join_kwargs = form.join_kwargs()
     try:
         entry, created = services.join_waitlist(**join_kwargs)
     except ValidationError as exc:
+        storefront.remember_submission(request, request.POST)
         return _back_with_errors(request, form.error_messages_by_field(exc.message_dict))
     adapter = get_adapter(request)
     product = adapter.get_product(adapter.product_key(join_kwargs["product"]))

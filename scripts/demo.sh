@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../example_project"
 PY=${PY:-python}
+# The links in the demo's mail point at the port it serves.
+export SITE_URL="${SITE_URL:-http://127.0.0.1:${PORT:-8000}}"
 "$PY" manage.py migrate --noinput
 "$PY" manage.py seed_demo
 if "$PY" manage.py help restock_waitlist_schedules >/dev/null 2>&1; then

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from restock_waitlist.admin import shown_note
+from restock_waitlist.admin import rule_text, shown_note
 from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
 from tests import factories
 
@@ -186,6 +186,19 @@ class TestNames:
         # the subscriber key's help text is whole (its quotes were once swallowed as HTML)
         assert "Subscriber key" in page_html
         assert "“user:” and the account's number, or “email:” and the address." in page_html
+
+    def test_adaptive_waves_read_in_words_not_keys(self):
+        """AdaptivePolicy's rule and inputs are named, the rate in per cent, the level by name."""
+        wave = RestockWave(
+            rule="conversion",
+            inputs={"available": 3, "cvr": 0.25, "cvr_level": "shop", "cvr_sample": 40},
+        )
+        assert rule_text(wave) == (
+            "Measured conversion: units available 3, conversion rate 25.0 %, "
+            "rate measured on the whole shop, waiters reached 40"
+        )
+        with translation.override("ko"):
+            assert "cvr" not in rule_text(wave) and "conversion" not in rule_text(wave)
 
     def test_restock_page_shows_its_waves_and_sends_by_status(self, staff_client, shop):
         event = shop["event"]
@@ -458,6 +471,20 @@ class TestRetryFailed:
 
 
 class TestRecordRestock:
+    @pytest.mark.parametrize(
+        ("page", "found"),
+        [("stockwaitlist_changelist", 2), ("notification_changelist", 1)],
+    )
+    def test_the_list_search_finds_rows_by_product_name(self, staff_client, shop, page, found):
+        other = factories.EntryFactory(variant=factories.VariantFactory(), email="x@example.com")
+        add_send(other, factories.RestockEventFactory(variant=other.variant))
+        response = staff_client.get(admin_url(page), {"q": "canvas"})
+        assert response.context["cl"].result_count == found
+        assert response.context["cl"].result_count < response.context["cl"].full_result_count
+        # the other fields still match as before
+        response = staff_client.get(admin_url(page), {"q": "guest@example.com"})
+        assert response.context["cl"].result_count == (1 if page.startswith("stock") else 0)
+
     def test_the_product_picker_searches_by_name(self, staff_client, shop):
         factories.ProductFactory(name="Wool Beanie")
         response = staff_client.get(admin_url("restockevent_products"), {"term": "canv"})
@@ -508,6 +535,23 @@ class TestRecordRestock:
         assert response.context["adminform"].form.non_field_errors() == [
             "Nobody is waiting for Canvas Sneaker – Large, so there is no one to notify."
         ]
+
+    def test_the_product_as_a_whole_points_at_its_variants_waiters(self, staff_client, shop):
+        """Waiters for a variant are not served by a restock of "any variant": the form says
+        so, instead of "nobody is waiting" while people wait for the product."""
+        data = staff_client.get(
+            admin_url("restockevent_item"), {"product": shop["product"].pk, "variant": ""}
+        ).json()
+        assert StockWaitlist.objects.waiting().filter(product_key=shop["product"].pk).count() == 1
+        assert "Nobody is waiting" not in data["stock"]
+        assert "but 1 person waits for one of its variants: pick" in data["stock"]
+        shop["small"].stock_levels.update(quantity=2)
+        RestockEvent.objects.update(status=EventStatus.COMPLETED)
+        response = staff_client.post(
+            admin_url("restockevent_add"), {"product": shop["product"].pk, "variant": ""}
+        )
+        [error] = response.context["adminform"].form.non_field_errors()
+        assert "pick the variant that came back" in error
 
     def test_records_from_the_stock_and_shows_the_restock(
         self, staff_client, shop, django_capture_on_commit_callbacks

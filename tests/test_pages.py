@@ -36,6 +36,10 @@ def join(variant, **fields):
     return [str(m) for m in get_messages(response.wsgi_request)]
 
 
+def channel_checked(html, name):
+    return f'name="channels" value="{name}" checked' in html
+
+
 def page(client, path, method="get"):
     response = getattr(client, method)(path, **ENGLISH_DEVICE)
     return response, response.content.decode()
@@ -76,6 +80,39 @@ class TestShoppersLanguage:
     def test_the_message_after_a_join_is_in_the_joins_language(self, variant):
         [message] = join(variant, locale="ko", **ENGLISH_DEVICE)
         assert "받은편지함" in message
+
+
+class TestUnsubscribeSaysWhatHappened:
+    def path(self, entry, purpose=tokens.MANAGE):
+        route = "unsubscribe" if purpose == tokens.MANAGE else "unsubscribe-all"
+        return f"/waitlist/{route}/{tokens.entry_token(entry, purpose)}/"
+
+    @pytest.mark.parametrize("status", [Status.CANCELLED, Status.EXPIRED, Status.PURCHASED])
+    def test_an_ended_alert_is_not_offered_for_cancelling_again(self, client, variant, status):
+        entry = factories.EntryFactory(variant=variant, status=status)
+        _response, html = page(client, self.path(entry))
+        assert "Nothing to cancel" in html and "has ended already" in html
+        assert "Yes, cancel" not in html and "<form" not in html
+        assert f'href="/products/{variant.product_id}/' in html  # back to the item
+
+    def test_after_cancelling_the_page_leads_back_to_the_item(self, client, variant):
+        entry = factories.EntryFactory(variant=variant)
+        _response, html = page(client, self.path(entry), "post")
+        assert "Alert cancelled" in html and f'href="/products/{variant.product_id}/' in html
+
+    def test_the_confirm_link_of_a_cancelled_alert_leads_to_the_item(self, client, variant):
+        entry = factories.EntryFactory(variant=variant, status=Status.CANCELLED)
+        path = f"/waitlist/confirm/{tokens.entry_token(entry, tokens.CONFIRM)}/"
+        response, html = page(client, path)
+        assert response.status_code == 400 and "sign up again on the product page" in html
+        assert f'href="/products/{variant.product_id}/' in html
+        _response, html = page(client, "/waitlist/confirm/nonsense/")
+        assert "Back to the product" not in html
+
+    def test_cancelling_every_alert_says_alerts(self, client, variant):
+        entry = factories.EntryFactory(variant=variant, user=None, email="kim@example.com")
+        _response, html = page(client, self.path(entry, tokens.UNSUBSCRIBE_ALL), "post")
+        assert "<h1" in html and "Alerts cancelled" in html
 
 
 class TestLinksStayPrivate:
@@ -136,6 +173,27 @@ class TestFormErrorsNameTheirField:
         messages = self.post(variant, product="", channels=[], email="x", consent="", locale="\x00")
         assert len(messages) == 5
         assert all(": " in message and not message.startswith("None") for message in messages)
+
+    def test_a_refused_form_comes_back_as_it_was_filled(self, client, variant):
+        """Without JavaScript the page reloads: the shopper's channels, address and number
+        come back once, so only the field named needs fixing (consent is asked again)."""
+        form = {
+            "product": str(variant.product_id),
+            "variant": str(variant.pk),
+            "channels": ["email", "sms"],
+            "email": "kim@example.com",
+            "phone": "12345",
+            "consent": "1",
+            "next": f"/products/{variant.product_id}/",
+        }
+        response = client.post("/waitlist/join/", form, follow=True)
+        html = response.content.decode()
+        assert "Enter a phone number" in html
+        assert channel_checked(html, "email") and channel_checked(html, "sms")
+        assert 'value="kim@example.com"' in html and 'value="12345"' in html
+        assert not StockWaitlist.objects.exists()
+        html = client.get(f"/products/{variant.product_id}/").content.decode()
+        assert not channel_checked(html, "sms") and 'value="kim@example.com"' not in html
 
     def test_full_width_digits_are_read(self, variant):
         self.post(variant, channels=["email", "sms"], phone="+８２ １０-１２３４-５６７８")

@@ -85,6 +85,14 @@ class TestStates:
         assert channel_choices(html) == ["email", "sms"]
         assert 'name="phone"' in html
 
+    def test_phone_hint_shows_the_format_the_shop_reads(self, variant, settings_with):
+        """With ``PHONE_REGION`` national numbers are read, so the hint does not ask for +82."""
+        assert "in international format, e.g. +821012345678" in render_button(variant)
+        settings_with(PHONE_REGION="KR")
+        html = render_button(variant)
+        assert "For text messages, e.g. 010-2000-0000." in html
+        assert "international" not in html
+
     def test_guest_with_email_only(self, variant, settings_with):
         settings_with(
             CHANNELS={"email": {"BACKEND": "restock_waitlist.channels.email.EmailChannel"}}

@@ -10,7 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from restock_waitlist import reports, services
-from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
+from restock_waitlist.models import (
+    ForecastReport,
+    Notification,
+    RestockEvent,
+    RestockWave,
+    StockWaitlist,
+)
 from shop.models import Product, StockLevel, Variant
 from shop.priority import VIP_GROUP
 
@@ -228,7 +234,9 @@ def seed_history(sold_out):
         detail="Wave 2 sent to up to 6; more are waiting.",
     )
     for days_ago in (2, 1, 0):
-        for report in reports.write_daily_reports(timezone.localdate() - timedelta(days=days_ago)):
-            type(report).objects.filter(pk=report.pk).update(
-                created_at=now - timedelta(days=days_ago)
-            )
+        day = timezone.localdate() - timedelta(days=days_ago)
+        reports.write_daily_reports(day)
+        # By occasion: bulk_create(ignore_conflicts=True) leaves the reports without their pk.
+        ForecastReport.objects.filter(
+            reason=ForecastReport.Reason.DAILY, occasion=day.isoformat()
+        ).update(created_at=now - timedelta(days=days_ago))
