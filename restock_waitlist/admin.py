@@ -751,16 +751,17 @@ class StockWaitlistAdmin(MerchantAdmin):
     def reopen_selected(self, request, queryset):
         selected = queryset.count()
         count = services.reopen_entries(queryset)
-        self.message_user(
-            request,
-            ngettext(
-                "%(count)d entry is back in line at the place it joined.",
-                "%(count)d entries are back in line at the place they joined.",
-                count,
+        if count:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d entry is back in line at the place it joined.",
+                    "%(count)d entries are back in line at the place they joined.",
+                    count,
+                )
+                % {"count": count},
+                messages.SUCCESS,
             )
-            % {"count": count},
-            messages.SUCCESS if count else messages.WARNING,
-        )
         if count < selected:
             self.message_user(
                 request,

@@ -360,6 +360,15 @@ class TestEntryActions:
             "can be re-opened, and not when the subscriber has joined again since.",
         ]
 
+    def test_reopen_of_nothing_reopenable_only_says_why(self, staff_client, shop):
+        left = factories.EntryFactory(status=Status.CANCELLED, cancelled_by="shopper")
+        response = post_action(staff_client, "stockwaitlist_changelist", "reopen_selected", [left])
+        texts = [str(m) for m in response.wsgi_request._messages]
+        assert texts == [
+            "1 entry stays as it is: only notified entries and entries a merchant cancelled "
+            "can be re-opened, and not when the subscriber has joined again since."
+        ]
+
     def test_notify_now_says_when_the_stock_is_empty(self, staff_client, shop):
         response = post_action(
             staff_client, "stockwaitlist_changelist", "notify_now", [shop["guest"]]

@@ -208,8 +208,9 @@ class TestDaily:
         # Biggest reorder first: 10 waiting (reorder 5) before 2 (reorder 1).
         assert digest.body.index(name) < digest.body.index(f"{other.product} – {other}")
         assert "Reorder: 5 (95% range of purchases: 0–10)" in digest.body
-        assert "Conversion: 35% (Default assumption; 0 alerted)" in digest.body
+        assert "Conversion: 35% (Default assumption: too few alerted yet)" in digest.body
         html = digest.alternatives[0][0]
+        assert "35% (Default assumption: too few alerted yet)" in html
         assert "<strong>5</strong>" in html
         reports.write_daily_reports(date(2026, 11, 30))
         assert len(mail.outbox) == 1  # nothing new: no second digest
