@@ -47,7 +47,8 @@ def main(argv=None):
         commands.add_parser(name, help=f"see python -m benchmarks {name} --help", add_help=False)
     args = parser.parse_args(argv)
     module = importlib.import_module(COMMANDS[args.command])
-    return getattr(module, f"run_{args.command}", module.main)(args)
+    run = getattr(module, f"run_{args.command}", None) or module.main
+    return run(args)
 
 
 if __name__ == "__main__":
