@@ -1,7 +1,7 @@
 """Benchmark: the admin's product picker and filter over a large catalogue. Not a test.
 
-    .venv/bin/python benchmarks/admin_search.py --products 100000            # PostgreSQL
-    .venv/bin/python benchmarks/admin_search.py --products 100000 --sqlite /tmp/bench.sqlite3
+    .venv/bin/python -m benchmarks admin --products 100000            # PostgreSQL
+    .venv/bin/python -m benchmarks admin --products 100000 --sqlite /tmp/bench.sqlite3
 
 Seeds N products (once; re-runs reuse them), analyses the table, then times what a merchant's
 keystroke costs: ``DefaultAdapter.search_products`` (the key, then a prefix match on the name

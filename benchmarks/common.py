@@ -123,14 +123,19 @@ def timed(function, repeat):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    times, result, queries = [], None, None
+    times, result = [], None
     for _ in range(repeat):
         with CaptureQueriesContext(connection) as queries:
             start = time.perf_counter()
             result = function()
             times.append((time.perf_counter() - start) * 1000)
     times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))], queries, result
+    return (
+        statistics.median(times),
+        times[min(len(times) - 1, int(len(times) * 0.95))],
+        queries,
+        result,
+    )
 
 
 def load():
@@ -154,6 +159,11 @@ def table(headers, rows):
     cells = [list(map(str, headers))] + [[str(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for number, row in enumerate(cells):
-        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
+        print(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
         if number == 0:
             print("  ".join("-" * w for w in widths))

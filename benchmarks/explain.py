@@ -49,8 +49,10 @@ class Explainer:
     def __call__(self, execute, sql, params, many, context):
         self.statements += 1
         verb = sql.lstrip().split(None, 1)[0].upper()
-        if not many and verb in ("SELECT", "UPDATE", "INSERT", "DELETE", "WITH") and any(
-            table in sql for table in self.tables
+        if (
+            not many
+            and verb in ("SELECT", "UPDATE", "INSERT", "DELETE", "WITH")
+            and any(table in sql for table in self.tables)
         ):
             self.explain(sql, params)
         return execute(sql, params, many, context)
@@ -126,8 +128,15 @@ def main(args):
             print(f"    {calls:5d} {read:10,d} {buffers:8,d}  {sql}")
     print(f"\nRows read per notification (EXPLAIN ANALYZE, BUFFERS); {common.load()}")
     common.table(
-        ("waiting", "sent", "statements", "stmts/1000", "rows read/notif", "buffers/notif",
-         "seconds (explained)"),
+        (
+            "waiting",
+            "sent",
+            "statements",
+            "stmts/1000",
+            "rows read/notif",
+            "buffers/notif",
+            "seconds (explained)",
+        ),
         rows,
     )
     common.write_json(args.json, "explain", {"runs": report})

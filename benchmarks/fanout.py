@@ -39,7 +39,9 @@ def add_arguments(parser):
 
 def main(args):
     common.setup(BENCH_CHUNK_SIZE=str(args.chunk_size))
-    print(f"Fan-out: {args.waiters:,} waiters in one wave, chunk {args.chunk_size}; {common.load()}")
+    print(
+        f"Fan-out: {args.waiters:,} waiters in one wave, chunk {args.chunk_size}; {common.load()}"
+    )
     results = []
     if not args.no_baselines:
         results.append(floor(args.waiters))
@@ -48,9 +50,7 @@ def main(args):
     for run in args.runs.split(","):
         shape, _, email = run.partition(":")
         clusters, _, workers = shape.partition("x")
-        results.append(
-            engine(args, int(clusters), int(workers), email or "locmem")
-        )
+        results.append(engine(args, int(clusters), int(workers), email or "locmem"))
     report(results, args)
     engine_runs = [r for r in results if r["kind"] == "engine"]
     return 0 if all(r["complete"] for r in engine_runs) else 1
@@ -218,7 +218,9 @@ def engine(args, clusters, workers, email):
     count = sent.count()
     last = sent.aggregate(last=Max("sent_at"))["last"]
     seconds = (last - started_at).total_seconds() if last else float("nan")
-    duplicates = Notification.objects.count() - Notification.objects.values("entry").distinct().count()
+    duplicates = (
+        Notification.objects.count() - Notification.objects.values("entry").distinct().count()
+    )
     result = {
         "kind": "engine",
         "name": label,
@@ -341,15 +343,18 @@ def peak_rss_kib(processes):
 
 
 def stop(processes, sig=signal.SIGTERM, grace=20):
+    """Signal each process (a cluster stops its own workers), then kill what is left."""
     for process in processes:
         if process.poll() is None:
-            os.killpg(process.pid, sig)
+            process.send_signal(sig)
     for process in processes:
         try:
             process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            process.kill()
             process.wait()
+        if session_pids([process]):  # its children, orphaned
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 # Profiles ------------------------------------------------------------------------------------
@@ -365,8 +370,19 @@ def start_profiles(processes, label):
         output = ARTIFACTS / f"profile-{slug}-{pid}.txt"
         profilers.append(
             subprocess.Popen(
-                [str(py_spy), "record", "--pid", str(pid), "--rate", "50", "--format", "raw",
-                 "--nonblocking", "--output", str(output)],
+                [
+                    str(py_spy),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    "50",
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "--output",
+                    str(output),
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
@@ -409,10 +425,10 @@ def summarise_profiles(profilers):
             frames = stack.split(";")
             start = next(i for i, f in enumerate(frames) if "restock_waitlist/tasks.py" in f)
             for frame in frames[start:]:
-                name = frame.split(" (")[0]
-                where = frame.split(" (")[-1]
+                name, _, where = frame.partition(" (")
                 if any(part in where for part in WATCHED_FILES):
-                    key = f"{name} ({where.split('site-packages/')[-1].split('/wt/bench/')[-1].split(':')[0]})"
+                    where = where.split("site-packages/")[-1].split(str(common.ROOT) + "/")[-1]
+                    key = f"{name} ({where.split(':')[0]})"
                     if key not in seen:
                         seen.add(key)
                         through[key] += samples
@@ -447,13 +463,29 @@ def report(results, args):
                 f"{r['rows_read'] / n:.1f}" if engine_run else "-",
                 f"{r['peak_rss_mib']:.0f}" if engine_run else "-",
                 f"{r['save_ms']:.1f} / {r['save_queries']}" if engine_run else "-",
-                ("yes" if r["complete"] else "NO") + (f", {r['duplicates']} dup" if r.get("duplicates") else ""),
+                ("yes" if r["complete"] else "NO")
+                + (f", {r['duplicates']} dup" if r.get("duplicates") else ""),
             )
         )
     print(f"\n{args.waiters:,} waiters, one wave, chunk {args.chunk_size}; {common.load()}")
     common.table(
-        ("run", "seconds", "notif/s", "x floor", "stmts/1000", "conns", "API calls/1000",
-         "rows read/notif", "peak RSS MiB", "save() ms / queries", "all sent once"),
+        (
+            "run",
+            "seconds",
+            "notif/s",
+            "x floor",
+            "stmts/1000",
+            "conns",
+            "API calls/1000",
+            "rows read/notif",
+            "peak RSS MiB",
+            "save() ms / queries",
+            "all sent once",
+        ),
         rows,
     )
-    common.write_json(args.json, f"fanout_{args.waiters}", {"waiters": args.waiters, "chunk_size": args.chunk_size, "runs": results})
+    common.write_json(
+        args.json,
+        f"fanout_{args.waiters}",
+        {"waiters": args.waiters, "chunk_size": args.chunk_size, "runs": results},
+    )

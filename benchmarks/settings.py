@@ -67,3 +67,10 @@ RESTOCK_WAITLIST = {
         "restock_waitlist_guest": "1000000/hour",
     },
 }
+
+# django-q2 logs every task it enqueues; the joins and waves here enqueue thousands.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {"django-q": {"level": "WARNING"}},
+}
