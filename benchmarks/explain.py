@@ -37,6 +37,26 @@ def rows_read(plan):
     return own + sum(rows_read(child) for child in plan.get("Plans", ()))
 
 
+def outline(plan, depth=0):
+    """A plan, one line per node: type, table, index, rows returned and removed, loops."""
+    parts = [plan.get("Node Type", "?")]
+    if "Relation Name" in plan:
+        parts.append(f"on {plan['Relation Name']}")
+    if "Index Name" in plan:
+        parts.append(f"using {plan['Index Name']}")
+    for name in ("Index Cond", "Filter", "Hash Cond", "Join Filter"):
+        if name in plan:
+            parts.append(f"{name.lower()}: {plan[name][:160]}")
+    parts.append(
+        f"(rows={plan.get('Actual Rows')} removed={plan.get('Rows Removed by Filter', 0)} "
+        f"loops={plan.get('Actual Loops')})"
+    )
+    lines = ["  " * depth + " ".join(parts)]
+    for child in plan.get("Plans", ()):
+        lines += outline(child, depth + 1)
+    return lines
+
+
 class Explainer:
     """An execute wrapper that explains the app's statements before running them."""
 
@@ -45,6 +65,7 @@ class Explainer:
         self.statements = 0
         self.rows = self.buffers = 0
         self.by_statement = collections.defaultdict(lambda: [0, 0, 0])  # calls, rows, buffers
+        self.worst = {}  # statement: (rows read, its SQL, its plan) for its costliest call
 
     def __call__(self, execute, sql, params, many, context):
         self.statements += 1
@@ -73,6 +94,8 @@ class Explainer:
         entry[0] += 1
         entry[1] += rows
         entry[2] += buffers
+        if rows > self.worst.get(key, (-1,))[0]:
+            self.worst[key] = (rows, sql, outline(plan))
 
 
 def main(args):
@@ -118,8 +141,18 @@ def main(args):
                 "rows_read": explainer.rows,
                 "buffers": explainer.buffers,
                 "costliest": [
-                    {"sql": sql, "calls": c, "rows_read": r, "buffers": b}
-                    for sql, (c, r, b) in costliest
+                    {
+                        "statement": key,
+                        "calls": c,
+                        "rows_read": r,
+                        "buffers": b,
+                        "worst_call": {
+                            "rows_read": explainer.worst[key][0],
+                            "sql": explainer.worst[key][1],
+                            "plan": explainer.worst[key][2],
+                        },
+                    }
+                    for key, (c, r, b) in costliest
                 ],
             }
         )

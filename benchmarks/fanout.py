@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from benchmarks import common, counters
@@ -44,9 +45,9 @@ def main(args):
     )
     results = []
     if not args.no_baselines:
-        results.append(floor(args.waiters))
-        results.append(floor(args.waiters, chunk=args.chunk_size))
-        results.append(seed_approach(args.waiters))
+        for baseline in (floor, partial(floor, chunk=args.chunk_size), seed_approach):
+            results.append(baseline(args.waiters))
+            print(f"{results[-1]['name']}: {results[-1]['seconds']:.2f} s", flush=True)
     for run in args.runs.split(","):
         shape, _, email = run.partition(":")
         clusters, _, workers = shape.partition("x")
