@@ -10,6 +10,7 @@
     forecast  forecasts over a large history (benchmarks/forecast.py)
     admin     the admin's product search (benchmarks/admin_search.py)
     smoke     every one of the above that CI runs, at a small size, no timing asserted
+    report    the figures of results.json as the tables of docs/dispatch.rst
 
 Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379 (db 5); figures print as
 tables and go to artifacts/bench/results.json. ``python -m benchmarks <what> --help``.
@@ -26,6 +27,7 @@ COMMANDS = {
     "explain": "benchmarks.explain",
     "http": "benchmarks.http",
     "smoke": "benchmarks.smoke",
+    "report": "benchmarks.report",
 }
 PASSED_ON = {"forecast": "benchmarks.forecast", "admin": "benchmarks.admin_search"}
 
