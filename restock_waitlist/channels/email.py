@@ -30,7 +30,6 @@ from django.core import checks
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.module_loading import import_string
 
-from restock_waitlist import links
 from restock_waitlist.channels.base import (
     ALERT,
     CONFIRM,
@@ -60,10 +59,11 @@ DEFAULT_MERGE_FIELDS = {
 ACCEPTED = {"sent", "queued", "scheduled", "unknown"}
 
 
-def unsubscribe_headers(entry):
-    """RFC 2369 / RFC 8058 headers: one-click unsubscribe from this entry."""
+def unsubscribe_headers(message):
+    """RFC 2369 / RFC 8058 headers: one-click unsubscribe from the message's entry (the link
+    its text carries, signed once)."""
     return {
-        "List-Unsubscribe": f"<{links.unsubscribe_url(entry)}>",
+        "List-Unsubscribe": f"<{message.unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 
@@ -179,7 +179,7 @@ class EmailChannel(BaseChannel):
             self.render(message),
             [message.contact],
             self._connection,
-            headers=unsubscribe_headers(message.entry),
+            headers=unsubscribe_headers(message),
         )
 
     def post(self, payload):
@@ -228,7 +228,7 @@ class EmailChannel(BaseChannel):
                 m.contact: {key: getattr(m, name) for name, key in MERGE_KEYS.items()}
                 for m in batch
             }
-            email.merge_headers = {m.contact: unsubscribe_headers(m.entry) for m in batch}
+            email.merge_headers = {m.contact: unsubscribe_headers(m) for m in batch}
             email.merge_metadata = {m.contact: {"notification": m.notification_id} for m in batch}
             try:
                 email.send()

@@ -6,6 +6,7 @@ from anymail.backends.mailgun import EmailBackend as MailgunBackend
 from django.core import checks, mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 
+from restock_waitlist import tokens
 from restock_waitlist.channels import base
 from restock_waitlist.channels.base import Outgoing
 from restock_waitlist.channels.email import EmailChannel
@@ -115,3 +116,16 @@ def test_a_merge_field_that_would_be_ignored_is_named_at_start_up(settings, opti
     found = [message for message in checks.run_checks() if message.id in ids]
     assert [m.id for m in found] == expected
     assert all("['email']['OPTIONS']['MERGE_FIELD']" in m.msg for m in found)
+
+
+@pytest.mark.parametrize("options", [{}, {"EMAIL_BACKEND": TEST_ESP, "MERGE_FIELD": "{{KEY}}"}])
+def test_each_link_is_signed_once_per_message(monkeypatch, variant, options):
+    """The unsubscribe header carries the link the text carries, not a second signing."""
+    signed = []
+    original = tokens._dumps
+    monkeypatch.setattr(
+        tokens, "_dumps", lambda payload: signed.append(payload) or original(payload)
+    )
+    EmailChannel("email", **options).send_batch(outgoing(variant, 10))
+    assert len(signed) == 30  # purchase, unsubscribe, unsubscribe-all
+    assert len(mail.outbox) == (1 if options else 10)
