@@ -32,8 +32,9 @@ Q_CLUSTER = {
     "name": "restock_waitlist_bench",
     "sync": SYNC,
     "workers": int(os.environ.get("BENCH_WORKERS", "2")),
-    "timeout": 300,
-    "retry": 360,
+    # In-process runs (explain) take a whole wave inside one task.
+    "timeout": 3600 if SYNC else 300,
+    "retry": 3660 if SYNC else 360,
     "poll": 0.05,
     "save_limit": -1,
     "catch_up": False,
