@@ -3,10 +3,11 @@ statement a wave runs, at two waitlist sizes: a wave whose cost is linear in its
 the same number of rows per notification at both.
 
 The wave runs in this process (tasks synchronous, the real email channel on the counting
-locmem backend) on analysed tables, without the forecast reports its end enqueues. Before each statement on the app's tables runs, the
-same statement runs under ``EXPLAIN (ANALYZE, BUFFERS)`` in a savepoint that is rolled
-back, so it sees exactly the rows the real one will; the rows its scans read (returned plus
-removed by filters, times loops) and its buffers are summed.
+locmem backend) on analysed tables, without the forecast reports its end enqueues. Before
+each statement on the app's tables runs, the same statement runs under ``EXPLAIN (ANALYZE,
+BUFFERS)`` in a savepoint that is rolled back, so it sees exactly the rows the real one
+will; the rows its scans read (returned plus removed by filters, times loops) and its
+buffers are summed.
 """
 
 import collections
