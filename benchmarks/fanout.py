@@ -214,6 +214,7 @@ def engine(args, clusters, workers, email):
     finally:
         stop(profilers, sig=signal.SIGINT)  # py-spy writes its file on SIGINT
         stop(processes)
+        end_orphaned_queries()
     time.sleep(1.5)  # statistics reach pg_stat_* when a backend goes idle or exits
     sent = Notification.objects.filter(status=Notification.Status.SENT)
     count = sent.count()
@@ -292,6 +293,18 @@ def wait_until_sent(waiters, timeout):
             return True
         time.sleep(0.2)
     return False
+
+
+def end_orphaned_queries():
+    """End what the killed workers left running in this database (a report task's query
+    goes on after its process is gone, and would hold up the next run's ``TRUNCATE``)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def sessions():
