@@ -31,7 +31,7 @@ def add_arguments(parser):
         default="1x2:locmem,2x2:locmem,1x2:anymail",
         help="engine runs: CLUSTERSxWORKERS:EMAIL (email: locmem or anymail), comma-separated",
     )
-    parser.add_argument("--chunk-size", type=int, default=500)
+    parser.add_argument("--chunk-size", type=int, help="CHUNK_SIZE (default: the app's)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds to wait for a wave")
     parser.add_argument("--no-baselines", action="store_true", help="skip the floor and seed runs")
     parser.add_argument("--profile", action="store_true", help="py-spy on the cluster processes")
@@ -39,7 +39,10 @@ def add_arguments(parser):
 
 
 def main(args):
-    common.setup(BENCH_CHUNK_SIZE=str(args.chunk_size))
+    common.setup(BENCH_CHUNK_SIZE=str(args.chunk_size or ""))
+    from restock_waitlist.conf import app_settings
+
+    args.chunk_size = app_settings.CHUNK_SIZE
     print(
         f"Fan-out: {args.waiters:,} waiters in one wave, chunk {args.chunk_size}; {common.load()}"
     )
