@@ -38,6 +38,8 @@ Q_CLUSTER = {
     "poll": 0.05,
     "save_limit": -1,
     "catch_up": False,
+    # django-q2 logs every task it enqueues; the joins and waves here enqueue thousands.
+    "log_level": "WARNING",
 }
 if os.environ.get("BENCH_BROKER", "redis") == "redis":
     Q_CLUSTER.pop("orm")
@@ -70,10 +72,3 @@ RESTOCK_WAITLIST = {
 
 if os.environ.get("BENCH_CHUNK_SIZE"):
     RESTOCK_WAITLIST["CHUNK_SIZE"] = int(os.environ["BENCH_CHUNK_SIZE"])
-
-# django-q2 logs every task it enqueues; the joins and waves here enqueue thousands.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "loggers": {"django-q": {"level": "WARNING"}},
-}
