@@ -38,12 +38,16 @@ def main(argv=None):
         sys.argv = [f"benchmarks {argv[0]}", *argv[1:]]
         return importlib.import_module(PASSED_ON[argv[0]]).main()
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=__doc__.split("\n\n")[1]
+        prog="python -m benchmarks",
+        description=__doc__.split("\n\n")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, description=module.__doc__)
+        sub = commands.add_parser(
+            name, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         getattr(module, f"add_{name}_arguments", module.add_arguments)(sub)
     for name in PASSED_ON:
         commands.add_parser(name, help=f"see python -m benchmarks {name} --help", add_help=False)
