@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= dev,postgres,redis,openapi
+EXTRAS ?= dev,postgres,redis,openapi,bench
 
-.PHONY: demo test lint checks test-sqlite test-postgres test-schema test-browser docs browser-deps clean
+.PHONY: demo test lint checks test-sqlite test-postgres test-schema test-browser docs browser-deps clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	PY="$(abspath $(PY))" scripts/demo.sh
 
-test: lint checks test-sqlite test-postgres test-schema docs test-browser
+test: lint checks test-sqlite test-postgres test-schema docs test-browser bench-smoke
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -41,6 +41,20 @@ test-schema: $(STAMP)
 
 test-browser: $(STAMP) browser-deps
 	$(PY) -m pytest -m browser -p no:randomly
+
+# The benchmarks (docs/dispatch.rst, "Benchmark"): PostgreSQL and Redis on 127.0.0.1.
+# BENCH_WAITERS sizes the fan-out; figures print and go to artifacts/bench/results.json.
+BENCH_WAITERS ?= 100000
+bench: $(STAMP)
+	$(PY) -m benchmarks fanout --waiters $(BENCH_WAITERS) --profile
+	$(PY) -m benchmarks save --sizes 0,10000,1000000
+	$(PY) -m benchmarks position --sizes 10000,1000000
+	$(PY) -m benchmarks explain --sizes 10000,$(BENCH_WAITERS)
+	$(PY) -m benchmarks http
+
+# Every benchmark at a small size (~30 s), failing on wrong results, never on timings.
+bench-smoke: $(STAMP)
+	$(PY) -m benchmarks smoke
 
 docs: $(STAMP)
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html

@@ -1,7 +1,7 @@
 """Benchmark: the admin's product picker and filter over a large catalogue. Not a test.
 
-    .venv/bin/python benchmarks/admin_search.py --products 100000            # PostgreSQL
-    .venv/bin/python benchmarks/admin_search.py --products 100000 --sqlite /tmp/bench.sqlite3
+    .venv/bin/python -m benchmarks admin --products 100000            # PostgreSQL
+    .venv/bin/python -m benchmarks admin --products 100000 --sqlite /tmp/bench.sqlite3
 
 Seeds N products (once; re-runs reuse them), analyses the table, then times what a merchant's
 keystroke costs: ``DefaultAdapter.search_products`` (the key, then a prefix match on the name
@@ -15,13 +15,14 @@ percentiles in milliseconds, the queries per search and PostgreSQL's plan for th
 import argparse
 import os
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks import common  # noqa: E402
 
 WORDS = (
     "canvas",
@@ -136,20 +137,10 @@ def set_index(enabled):
 
 
 def timed(function, repeat):
-    """``(median ms, p95 ms, queries per call, last result)``."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    function()  # warm
-    times = []
-    for _ in range(repeat):
-        with CaptureQueriesContext(connection) as queries:
-            start = time.perf_counter()
-            result = function()
-            times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-    return statistics.median(times), p95, len(queries), result
+    """``(median ms, p95 ms, queries per call, last result)``, after one call to warm up."""
+    function()
+    median, p95, queries, result = common.timed(function, repeat)
+    return median, p95, len(queries), result
 
 
 def django_autocomplete(term):

@@ -1,7 +1,7 @@
 """Benchmark: forecasts over a large history, and what a sell-out costs the merchant. Not a test.
 
     DB must be PostgreSQL (127.0.0.1:5432, user postgres); no cluster is started.
-    .venv/bin/python benchmarks/forecast.py --history 100000 --waiting 100000 --variants 200
+    .venv/bin/python -m benchmarks forecast --history 100000 --waiting 100000 --variants 200
 
 Seeds ``--variants`` variants (10 per product) with ``--history`` waiters that past restocks
 reached (a sent notification each, a quarter of them bought) and ``--waiting`` waiters
@@ -125,7 +125,7 @@ def main():
     os.environ.setdefault("BENCH_DB", "restock_waitlist_bench_forecast")
     os.environ.setdefault("BENCH_BROKER", "orm")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
-    from benchmarks.dispatch import ensure_database
+    from benchmarks.common import ensure_database
 
     ensure_database(os.environ["BENCH_DB"])
     import django

@@ -7,10 +7,12 @@ holds an address or a phone number (they end up in server logs, mail scanners an
 ``Referer`` headers).
 """
 
+import functools
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from restock_waitlist import tokens
 from restock_waitlist.adapters import get_adapter
@@ -18,6 +20,9 @@ from restock_waitlist.conf import app_settings
 
 #: The query parameter that marks a visit as coming from a restock alert.
 REF_VALUE = "restock"
+
+#: Stands for the token while a link's URL is reversed once (see :func:`token_url`).
+TOKEN_MARK = "restock_waitlist_token"
 
 
 def absolute(url):
@@ -48,8 +53,7 @@ def purchase_path(entry):
 def click_url(notification_id):
     """A message's purchase link: through the app, which counts the first click on the
     notification and redirects to the item (:func:`click_target`)."""
-    token = tokens.notification_token(notification_id)
-    return absolute(reverse("restock_waitlist:click", args=[token]))
+    return token_url("restock_waitlist:click", tokens.notification_token(notification_id))
 
 
 def click_target(notification):
@@ -62,8 +66,7 @@ def click_target(notification):
 
 
 def confirm_url(entry):
-    token = tokens.entry_token(entry, tokens.CONFIRM)
-    return absolute(reverse("restock_waitlist:confirm", args=[token]))
+    return token_url("restock_waitlist:confirm", tokens.entry_token(entry, tokens.CONFIRM))
 
 
 def unsubscribe_path(entry):
@@ -75,11 +78,30 @@ def unsubscribe_path(entry):
 def unsubscribe_url(entry):
     """:func:`unsubscribe_path` made absolute; also the one-click ``List-Unsubscribe-Post``
     target."""
-    return absolute(unsubscribe_path(entry))
+    return token_url("restock_waitlist:unsubscribe", tokens.entry_token(entry, tokens.MANAGE))
 
 
 def unsubscribe_all_url(entry):
     """Cancels every entry of this entry's email address; the link names the entry, never
     the address."""
     token = tokens.entry_token(entry, tokens.UNSUBSCRIBE_ALL)
-    return absolute(reverse("restock_waitlist:unsubscribe_all", args=[token]))
+    return token_url("restock_waitlist:unsubscribe_all", token)
+
+
+def token_url(view_name, token):
+    """The absolute URL of ``view_name`` for ``token``: the same as ``absolute(reverse(...))``
+    (tokens hold only characters URLs keep as they are), reversed once per process and
+    configuration rather than once per link: a wave makes two or three links per message."""
+    prefix, suffix = _around_token(
+        view_name, get_urlconf(), settings.ROOT_URLCONF, get_script_prefix(), app_settings.SITE_URL
+    )
+    return f"{prefix}{token}{suffix}"
+
+
+@functools.lru_cache(maxsize=64)
+def _around_token(view_name, urlconf, root_urlconf, script_prefix, site_url):
+    """``(before, after)`` the token in the view's absolute URL; the arguments after the
+    first are the cache key (all that the URL depends on)."""
+    url = absolute(reverse(view_name, args=[TOKEN_MARK], urlconf=urlconf))
+    before, _mark, after = url.rpartition(TOKEN_MARK)
+    return before, after

@@ -1,4 +1,4 @@
-"""Helpers for runs with real clusters: the qcluster tests and ``benchmarks/dispatch.py``."""
+"""Helpers for runs with real clusters: the qcluster and crash tests."""
 
 import os
 import time

@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.template.loader import render_to_string
+from django.template.loader import select_template
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -293,8 +293,16 @@ class BaseChannel:
         context = self.context(message, **overrides)
         with translation.override(message.locale):
             context["LANGUAGE_CODE"] = translation.get_language()
-            names = partial(self.template_names, kind=message.kind)
-            subject = render_to_string(names("_subject.txt"), context)
-            text = render_to_string(names(".txt"), context).strip()
-            html = render_to_string(names(".html"), context) if self.renders_html else ""
+            template = partial(self.template, kind=message.kind)
+            subject = template("_subject.txt").render(context)
+            text = template(".txt").render(context).strip()
+            html = template(".html").render(context) if self.renders_html else ""
         return Rendered(" ".join(subject.split()), text, html)
+
+    def template(self, part, kind=ALERT):
+        """The template for ``part``, looked up once per channel instance (dispatch makes
+        one per chunk), not once per message."""
+        templates = self.__dict__.setdefault("_templates", {})
+        if (part, kind) not in templates:
+            templates[part, kind] = select_template(self.template_names(part, kind))
+        return templates[part, kind]

@@ -10,7 +10,8 @@
     Your ESP's merge-field syntax with ``KEY`` where the field name goes, e.g.
     ``"{{KEY}}"`` or ``"*|KEY|*"``. With an anymail backend this turns on batch sending:
     one API call carries up to ``BATCH_SIZE`` waiters, each getting their own links
-    through anymail's ``merge_data`` and ``merge_headers``. Without it, one message each.
+    through anymail's ``merge_data`` and ``merge_headers``. On by default for the ESPs in
+    :data:`DEFAULT_MERGE_FIELDS`; ``""`` turns it off (one message each).
 ``BATCH_SIZE``
     Recipients per batch call (default 500).
 """
@@ -25,9 +26,10 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 from django.conf import settings
+from django.core import checks
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils.module_loading import import_string
 
-from restock_waitlist import links
 from restock_waitlist.channels.base import (
     ALERT,
     CONFIRM,
@@ -44,14 +46,24 @@ MERGE_KEYS = {
     "unsubscribe_all_url": "UNSUBSCRIBE_ALL_URL",
 }
 
+#: ``MERGE_FIELD`` when none is set, by anymail backend: ESPs that merge per-recipient
+#: values into one message, so a chunk goes out in a few API calls rather than one each.
+DEFAULT_MERGE_FIELDS = {
+    "anymail.backends.mailgun.EmailBackend": "%recipient.KEY%",
+    "anymail.backends.mailjet.EmailBackend": "[[var:KEY]]",
+    "anymail.backends.mandrill.EmailBackend": "*|KEY|*",
+    "anymail.backends.sparkpost.EmailBackend": "{{KEY}}",
+}
+
 #: anymail recipient statuses that mean "the ESP took it".
 ACCEPTED = {"sent", "queued", "scheduled", "unknown"}
 
 
-def unsubscribe_headers(entry):
-    """RFC 2369 / RFC 8058 headers: one-click unsubscribe from this entry."""
+def unsubscribe_headers(message):
+    """RFC 2369 / RFC 8058 headers: one-click unsubscribe from the message's entry (the link
+    its text carries, signed once)."""
     return {
-        "List-Unsubscribe": f"<{links.unsubscribe_url(entry)}>",
+        "List-Unsubscribe": f"<{message.unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 
@@ -81,9 +93,48 @@ class EmailChannel(BaseChannel):
         CONFIRM: ("confirm_url", "unsubscribe_url", "unsubscribe_all_url"),
     }
 
-    @property
-    def merge_field(self):
-        return self.options.get("MERGE_FIELD") or ""
+    def merge_field(self, backend):
+        """The merge-field syntax to batch with through ``backend`` (a class), or ``""``:
+        ``MERGE_FIELD``, else the ESP's default; never with a backend that is not anymail's."""
+        if not issubclass(backend, AnymailBaseBackend):
+            return ""
+        field = self.options.get("MERGE_FIELD")
+        if field is None:
+            names = (f"{klass.__module__}.{klass.__qualname__}" for klass in backend.__mro__)
+            field = next((DEFAULT_MERGE_FIELDS[n] for n in names if n in DEFAULT_MERGE_FIELDS), "")
+        return field or ""
+
+    @classmethod
+    def check_options(cls, name, options):
+        """``W045``: ``MERGE_FIELD`` with a backend that cannot batch (the setting would be
+        ignored: one message each); ``W046``: a ``MERGE_FIELD`` without ``KEY``."""
+        field = options.get("MERGE_FIELD")
+        if not field:
+            return []
+        if not isinstance(field, str) or "KEY" not in field:
+            return [
+                checks.Warning(
+                    f"RESTOCK_WAITLIST['CHANNELS'][{name!r}]['OPTIONS']['MERGE_FIELD'] = "
+                    f"{field!r} has no KEY: every waiter would get the same links.",
+                    hint='Your ESP\'s merge-field syntax with KEY for the name, e.g. "{{KEY}}".',
+                    id="restock_waitlist.W046",
+                )
+            ]
+        path = options.get("EMAIL_BACKEND") or settings.EMAIL_BACKEND
+        try:
+            backend = import_string(path)
+        except ImportError:
+            return []
+        if isinstance(backend, type) and issubclass(backend, AnymailBaseBackend):
+            return []
+        return [
+            checks.Warning(
+                f"RESTOCK_WAITLIST['CHANNELS'][{name!r}]['OPTIONS']['MERGE_FIELD'] is ignored: "
+                f"{path} is not an anymail backend, so each waiter gets a message of their own.",
+                hint="Send through your ESP's anymail backend to batch, or remove MERGE_FIELD.",
+                id="restock_waitlist.W045",
+            )
+        ]
 
     def connection(self):
         return get_connection(self.options.get("EMAIL_BACKEND"))
@@ -115,9 +166,9 @@ class EmailChannel(BaseChannel):
             return
         self._connection = connection
         try:
-            alerts = all(message.kind == ALERT for message in messages)
-            if alerts and self.merge_field and isinstance(connection, AnymailBaseBackend):
-                yield from self._send_merged(connection, messages)
+            merge_field = self.merge_field(type(connection))
+            if merge_field and all(message.kind == ALERT for message in messages):
+                yield from self._send_merged(connection, messages, merge_field)
             else:
                 yield from super().send_stream(messages)
         finally:
@@ -128,7 +179,7 @@ class EmailChannel(BaseChannel):
             self.render(message),
             [message.contact],
             self._connection,
-            headers=unsubscribe_headers(message.entry),
+            headers=unsubscribe_headers(message),
         )
 
     def post(self, payload):
@@ -164,11 +215,9 @@ class EmailChannel(BaseChannel):
                 yield batch
                 pending = later
 
-    def _send_merged(self, connection, messages):
+    def _send_merged(self, connection, messages, merge_field):
         """Yield ``{notification_id: Result}`` after each ESP call."""
-        placeholders = {
-            name: self.merge_field.replace("KEY", key) for name, key in MERGE_KEYS.items()
-        }
+        placeholders = {name: merge_field.replace("KEY", key) for name, key in MERGE_KEYS.items()}
         for batch in self.batches(messages):
             email = self.email(
                 self.render(batch[0], entry=None, **placeholders),
@@ -179,7 +228,7 @@ class EmailChannel(BaseChannel):
                 m.contact: {key: getattr(m, name) for name, key in MERGE_KEYS.items()}
                 for m in batch
             }
-            email.merge_headers = {m.contact: unsubscribe_headers(m.entry) for m in batch}
+            email.merge_headers = {m.contact: unsubscribe_headers(m) for m in batch}
             email.merge_metadata = {m.contact: {"notification": m.notification_id} for m in batch}
             try:
                 email.send()

@@ -1,0 +1,137 @@
+"""Joins over HTTP: gunicorn (2 sync workers) serving the app on the benchmark's settings,
+and 50 concurrent clients posting guest joins to the API from a separate load process
+(:mod:`benchmarks.loadgen`).
+
+Two runs: closed loop (each client posts again as soon as it is answered: the most the
+server does) and open loop at ``--rate`` joins per second (the latency a shopper sees at
+that rate). Each reports joins per second, p50/p99 latency, errors, and checks that the
+waitlist grew by exactly the number of successful answers.
+"""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from benchmarks import common
+
+
+def add_arguments(parser):
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=20, help="seconds per run")
+    parser.add_argument("--rate", type=float, default=400, help="joins/s of the open-loop run")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--waiting", type=int, default=10_000, help="waiters already there")
+    parser.add_argument("--json", default=str(common.ROOT / "artifacts" / "bench" / "results.json"))
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(port, workers):
+    process = subprocess.Popen(
+        [
+            str(common.Path(sys.executable).with_name("gunicorn")),
+            "benchmarks.wsgi:application",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=common.ROOT,
+        env=common.child_env(BENCH_BROKER="redis", BENCH_CONN_MAX_AGE=600),
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/waitlist/entries/", timeout=2)
+            return process
+        except urllib.error.HTTPError:
+            return process  # answering (401/405: no GET for a guest)
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def load(port, variant, args, label, rate=None):
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.loadgen",
+        "--url",
+        f"http://127.0.0.1:{port}/api/waitlist/entries/",
+        "--product",
+        str(variant.product_id),
+        "--variant",
+        str(variant.pk),
+        "--clients",
+        str(args.clients),
+        "--duration",
+        str(args.duration),
+        "--label",
+        label,
+    ]
+    if rate:
+        command += ["--rate", str(rate)]
+    output = subprocess.run(
+        command, cwd=common.ROOT, env=common.child_env(), check=True, capture_output=True, text=True
+    )
+    return json.loads(output.stdout)
+
+
+def main(args):
+    common.setup(BENCH_BROKER="redis")
+    from django_q.brokers import get_broker
+
+    from restock_waitlist.models import StockWaitlist
+
+    common.clean()
+    variant, _stock = common.item()
+    common.seed_waiters(variant, args.waiting)
+    common.analyse()
+    port = free_port()
+    server = start_gunicorn(port, args.workers)
+    runs = []
+    try:
+        load(port, variant, args, "warm", rate=20)  # the workers import on their first requests
+        for label, rate in (("closed loop", None), (f"open loop at {args.rate:.0f}/s", args.rate)):
+            before = StockWaitlist.objects.count()
+            result = load(port, variant, args, label.split()[0] + str(len(runs)), rate)
+            result["rows_added"] = StockWaitlist.objects.count() - before
+            result["label"] = label
+            runs.append(result)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        get_broker().purge_queue()  # the guests' confirmation mails, never sent here
+    print(
+        f"\nJoins over HTTP: gunicorn {args.workers} workers, {args.clients} clients, "
+        f"{args.duration:.0f} s a run, {args.waiting:,} already waiting; {common.load()}"
+    )
+    common.table(
+        ("run", "joins/s", "p50 ms", "p99 ms", "max ms", "errors", "rows == successes"),
+        [
+            (
+                r["label"],
+                f"{r['per_second']:.0f}",
+                f"{r['p50_ms']:.1f}",
+                f"{r['p99_ms']:.1f}",
+                f"{r['max_ms']:.0f}",
+                r["errors"],
+                f"{'yes' if r['rows_added'] == r['ok'] else 'NO'} ({r['rows_added']:,})",
+            )
+            for r in runs
+        ],
+    )
+    common.write_json(args.json, "http", {"clients": args.clients, "runs": runs})
+    ok = all(r["errors"] == 0 and r["rows_added"] == r["ok"] for r in runs)
+    return 0 if ok else 1

@@ -1,0 +1,8 @@
+"""The WSGI application ``python -m benchmarks http`` serves with gunicorn."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+application = get_wsgi_application()
