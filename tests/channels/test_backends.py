@@ -76,6 +76,21 @@ def test_the_base_channel_names_the_missing_step(message):
     assert "must implement build_payload()" in result.error
 
 
+def test_a_channel_written_for_0_1_that_overrides_send_batch_still_sends(message):
+    class OneCallProvider(base.BaseChannel):
+        calls = []
+
+        def send_batch(self, messages):
+            self.calls.append([m.notification_id for m in messages])
+            return {
+                m.notification_id: base.Result.sent(f"batch-{m.notification_id}") for m in messages
+            }
+
+    reports = list(OneCallProvider("sms").send_stream([message]))
+    assert reports == [{7: base.Result.sent("batch-7")}]
+    assert OneCallProvider.calls == [[7]]
+
+
 def api_error(message, status):
     response = SimpleNamespace(reason="reason", json=lambda: {}, text="")
     return AnymailAPIError(message, status_code=status, response=response)
