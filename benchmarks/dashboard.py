@@ -1,6 +1,6 @@
 """Benchmark: the admin's demand dashboard over a large waitlist on PostgreSQL. Not a test.
 
-    .venv/bin/python benchmarks/dashboard.py --entries 1000000 --variants 1000
+    .venv/bin/python -m benchmarks dashboard --entries 1000000 --variants 1000
 
 Seeds (in SQL, a minute or so for a million) ``--entries`` entries over ``--variants``
 variants (10 per product), joined over the last 120 days: 60 % waiting, 5 % pending,
@@ -163,26 +163,20 @@ def main():
     args = parse_args()
     os.environ.setdefault("BENCH_DB", "restock_waitlist_bench_dashboard")
     os.environ.setdefault("BENCH_BROKER", "orm")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
-    from benchmarks.dispatch import ensure_database
-    from benchmarks.forecast import timed
+    from benchmarks.common import setup
 
-    ensure_database(os.environ["BENCH_DB"])
-    import django
-
-    django.setup()
+    setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.test import Client
     from django.urls import reverse
 
+    from benchmarks.forecast import timed
     from restock_waitlist import dashboard, forecast
     from restock_waitlist.models import StockWaitlist
 
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.DEBUG = False
-    call_command("migrate", verbosity=0)
     if not args.keep:
         print(f"Seeding {args.entries:,} entries over {args.variants:,} variants…")
         started = time.perf_counter()

@@ -124,14 +124,9 @@ def main():
     args = parse_args()
     os.environ.setdefault("BENCH_DB", "restock_waitlist_bench_forecast")
     os.environ.setdefault("BENCH_BROKER", "orm")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
-    from benchmarks.common import ensure_database
+    from benchmarks.common import setup
 
-    ensure_database(os.environ["BENCH_DB"])
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup()
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django_q.models import OrmQ
@@ -139,7 +134,6 @@ def main():
     from restock_waitlist import forecast, reports, services
     from restock_waitlist.models import ForecastReport
 
-    call_command("migrate", verbosity=0)
     print(f"Seeding {args.history:,} reached, {args.waiting:,} waiting, {args.variants} variants…")
     variants = seed(args)
     with connection.cursor() as cursor:
