@@ -31,7 +31,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from restock_waitlist import channels as registry
-from restock_waitlist import services, signals
+from restock_waitlist import services, signals, statements
 from restock_waitlist.adapters import get_adapter, prefetch_catalog
 from restock_waitlist.channels.base import Outgoing, Result
 from restock_waitlist.conf import app_settings
@@ -53,6 +53,8 @@ UNFINISHED = (*OPEN_EVENT_STATUSES, EventStatus.SENDING)
 
 #: Waiters a wave claims per transaction (at least ``CHUNK_SIZE``).
 CLAIM_PAGE = 5000
+#: The entry fields a wave's claim loads when the policy decides as the default one does.
+CLAIM_FIELDS = ("id", "status", "subscriber_key", "variant_key", "channels", "time_zone")
 #: How long a wave's claim waits for a waiter's row another transaction holds (PostgreSQL)
 #: before it stops and leaves the wave to the next pass, :data:`LOCKED_RETRY` later.
 LOCK_WAIT_MS = 2000
@@ -333,6 +335,8 @@ def claim_wave(event, wave, size):
         .exists()
     )
     page_size = max(CLAIM_PAGE, app_settings.CHUNK_SIZE)
+    # The default policy decides by a few fields: the claim loads those alone.
+    by_fields = _decides_by_fields(get_policy())
     first_page = True
     while size > 0:
         with transaction.atomic():
@@ -344,6 +348,8 @@ def claim_wave(event, wave, size):
             head = StockWaitlist.objects.head_of_queue(event.product_key, event.variant_key, wanted)
             # Locked by primary key, in dispatch order; a row no longer waiting drops out.
             locked = StockWaitlist.objects.filter(pk__in=head).order_by(*DISPATCH_ORDER)
+            if by_fields:
+                locked = locked.only(*CLAIM_FIELDS)
             page = [
                 entry for entry in locked.select_for_update() if entry.status == EntryStatus.WAITING
             ]
@@ -575,18 +581,23 @@ def claim_for_sending(notifications, now):
     cancelled before the claim is recorded ``cancelled`` instead (``cancel_entries`` does
     that itself; this catches a cancel written another way)."""
     token = uuid.uuid4().hex
-    claimed = (
-        notifications.filter(status=SendStatus.QUEUED)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(status=SendStatus.SENDING, claim=token, attempts=F("attempts") + 1, updated_at=now)
+    due = notifications.filter(status=SendStatus.QUEUED).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
-    if not claimed:
-        return []
-    rows = list(
-        notifications.filter(claim=token, status=SendStatus.SENDING)
-        .select_related("entry__user")
-        .order_by("pk")
-    )
+    claim = {
+        "status": SendStatus.SENDING,
+        "claim": token,
+        "attempts": F("attempts") + 1,
+        "updated_at": now,
+    }
+    rows = statements.update_returning(due, claim, "entry__user")
+    if rows is None:
+        if not due.update(**claim):
+            return []
+        rows = notifications.filter(claim=token, status=SendStatus.SENDING).select_related(
+            "entry__user"
+        )
+    rows = sorted(rows, key=lambda row: row.pk)
     cancelled = [row.pk for row in rows if row.entry.status == EntryStatus.CANCELLED]
     if cancelled:
         Notification.objects.filter(pk__in=cancelled).update(

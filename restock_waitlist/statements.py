@@ -1,6 +1,7 @@
 """Statements the ORM cannot write in one round trip."""
 
 from django.db import connections, router
+from django.db.models.sql import UpdateQuery
 
 
 def insert_if_exists(obj, condition):
@@ -37,3 +38,82 @@ def insert_if_exists(obj, condition):
     obj.pk = meta.pk.to_python(row[0])
     obj._state.adding, obj._state.db = False, using
     return True
+
+
+def update_returning(queryset, assignments, related):
+    """``queryset.update(**assignments)`` that returns the rows it updated, as instances with
+    the foreign keys of ``related`` (a ``select_related`` path such as ``"entry__user"``)
+    loaded, in one ``UPDATE ... FROM ... RETURNING`` (in no order). ``None`` where the
+    database cannot return joined rows (only PostgreSQL can): update and select apart.
+    """
+    using = queryset.db
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return None
+    quote = connection.ops.quote_name
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(assignments)
+    sql, params = query.get_compiler(using).as_sql()
+    head, _where, condition = sql.partition(" WHERE ")
+    # The chain of models to load: the updated one, then each foreign key's target.
+    model, table = queryset.model, quote(queryset.model._meta.db_table)
+    chain, joins, links = [(model, table, None)], [], []
+    for depth, name in enumerate(related.split("__"), start=1):
+        field = model._meta.get_field(name)
+        model, alias = field.related_model, quote(f"r{depth}")
+        on = f"{alias}.{quote(field.target_field.column)} = {chain[-1][1]}.{quote(field.column)}"
+        if depth == 1:
+            joins.append(f"{quote(model._meta.db_table)} {alias}")
+            links.append(on)
+        else:
+            kind = "LEFT OUTER JOIN" if field.null else "INNER JOIN"
+            joins.append(f"{kind} {quote(model._meta.db_table)} {alias} ON {on}")
+        chain.append((model, alias, field))
+    if any(model._meta.parents for model, _alias, _fk in chain):
+        return None  # multi-table inheritance: a model's columns span tables
+    returning = [
+        f"{alias}.{quote(field.column)}"
+        for model, alias, _fk in chain
+        for field in model._meta.concrete_fields
+    ]
+    where = " AND ".join(links + ([f"({condition})"] if condition else []))
+    sql = f"{head} FROM {' '.join(joins)} WHERE {where} RETURNING {', '.join(returning)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    loaders = [_loader(model, alias, fk, using, connection) for model, alias, fk in chain]
+    return [_instances(row, loaders) for row in rows]
+
+
+def _loader(model, alias, fk, using, connection):
+    """``(fk, width, load)``: ``load(values)`` makes ``model``'s instance (``None`` for a
+    missing outer-joined row) from its columns, with the converters the ORM applies."""
+    fields = model._meta.concrete_fields
+    names, pk_index = [field.attname for field in fields], fields.index(model._meta.pk)
+    converters = []
+    for i, field in enumerate(fields):
+        col = field.get_col(alias)
+        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        converters += [(i, convert, col) for convert in found]
+
+    def load(values):
+        if values[pk_index] is None:
+            return None
+        values = list(values)
+        for i, convert, col in converters:
+            values[i] = convert(values[i], col, connection)
+        return model.from_db(using, names, values)
+
+    return fk, len(fields), load
+
+
+def _instances(row, loaders):
+    """The first model's instance of ``row``, each next one cached on the one before."""
+    objects, start = [], 0
+    for fk, width, load in loaders:
+        obj = load(row[start : start + width])
+        start += width
+        if fk is not None and objects[-1] is not None:
+            fk.set_cached_value(objects[-1], obj)
+        objects.append(obj)
+    return objects[0]

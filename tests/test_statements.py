@@ -1,10 +1,12 @@
-"""``insert_if_exists``: the restock event and its waiter check in one statement."""
+"""``insert_if_exists``: the restock event and its waiter check in one statement;
+``update_returning``: a send's claim and the rows it claimed in one."""
 
 import pytest
 from django.db import connection
+from django.db.models import F
 
-from restock_waitlist.models import RestockEvent, StockWaitlist
-from restock_waitlist.statements import insert_if_exists
+from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
+from restock_waitlist.statements import insert_if_exists, update_returning
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -43,3 +45,43 @@ def test_writes_nothing_when_it_has_none(variant, returning):
     assert insert_if_exists(event, StockWaitlist.objects.waiting()) is False
     assert event.pk is None
     assert not RestockEvent.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL returns joined rows")
+def test_update_returning_loads_the_updated_rows_and_their_foreign_keys(
+    variant, django_assert_num_queries
+):
+    event = factories.RestockEventFactory(variant=variant)
+    member = factories.EntryFactory(variant=variant, channels=["email", "sms"])
+    guest = factories.EntryFactory(variant=variant, user=None, email="guest@example.com")
+    untouched = factories.EntryFactory(variant=variant)
+    for entry in (member, guest, untouched):
+        factories.NotificationFactory(event=event, entry=entry, status="queued", attempts=1)
+    claimed = Notification.objects.exclude(entry=untouched)
+    with django_assert_num_queries(1):
+        rows = update_returning(
+            claimed, {"status": "sending", "attempts": F("attempts") + 1}, "entry__user"
+        )
+        by_entry = {row.entry_id: row for row in rows}
+        assert by_entry[member.pk].entry.user.username == member.user.username
+        assert by_entry[member.pk].entry.channels == ["email", "sms"]  # JSON decoded
+        assert by_entry[guest.pk].entry.user is None
+        assert by_entry[guest.pk].entry.created_at == guest.created_at  # an aware datetime
+    assert sorted(by_entry) == sorted([member.pk, guest.pk])
+    assert {(row.status, row.attempts) for row in rows} == {("sending", 2)}
+    assert Notification.objects.get(entry=untouched).status == "queued"
+    assert set(
+        Notification.objects.filter(status="sending").values_list("attempts", flat=True)
+    ) == {2}
+
+
+def test_update_returning_leaves_other_databases_to_two_statements(variant):
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL returns joined rows")
+    factories.NotificationFactory(
+        event=factories.RestockEventFactory(variant=variant),
+        entry=factories.EntryFactory(variant=variant),
+        status="queued",
+    )
+    assert update_returning(Notification.objects.all(), {"status": "sending"}, "entry") is None
+    assert Notification.objects.get().status == "queued"
