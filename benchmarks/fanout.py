@@ -501,8 +501,39 @@ def report(results, args):
         ),
         rows,
     )
-    common.write_json(
-        args.json,
-        f"fanout_{args.waiters}",
-        {"waiters": args.waiters, "chunk_size": args.chunk_size, "runs": results},
+    data = {"waiters": args.waiters, "chunk_size": args.chunk_size, "runs": results}
+    one_by_one = [r for r in results if r["kind"] == "engine" and r["email"] == "locmem"]
+    if one_by_one and floor_seconds:
+        data["mime_us"] = mime_us = mime_cost()
+        workers = max(r["clusters"] * r["workers"] for r in one_by_one)
+        least = args.waiters * mime_us / 1e6 / min(workers, os.cpu_count() or 1)
+        print(
+            f"\nOne message per waiter: Django builds each MIME message (EmailMessage.message(), "
+            f"as the SMTP and locmem backends do) in {mime_us:.0f} us of CPU; {args.waiters:,} "
+            f"of them take {least:.1f} s on this machine's {min(workers, os.cpu_count() or 1)} "
+            f"cores, {least / floor_seconds:.1f}x the floor, before any other work."
+        )
+    common.write_json(args.json, f"fanout_{args.waiters}", data)
+
+
+def mime_cost(repeat=2000):
+    """Microseconds of CPU Django spends on ``message()`` of one restock alert as the email
+    channel builds it (subject, text and HTML parts, unsubscribe headers)."""
+    from django.core.mail import get_connection
+
+    from restock_waitlist import channels
+    from restock_waitlist.channels.base import Outgoing
+    from restock_waitlist.channels.email import unsubscribe_headers
+    from restock_waitlist.models import Notification
+
+    row = Notification.objects.select_related("entry", "event").first()
+    channel = channels.get_channel("email")
+    outgoing = Outgoing(row.pk, row.entry, row.event, row.entry.email)
+    backend = get_connection("django.core.mail.backends.locmem.EmailBackend")
+    email = channel.email(
+        channel.render(outgoing), [outgoing.contact], backend, unsubscribe_headers(outgoing)
     )
+    started = time.process_time()
+    for _ in range(repeat):
+        email.message()
+    return (time.process_time() - started) / repeat * 1e6

@@ -312,8 +312,14 @@ class Notification(models.Model):
     #: Not ended yet: an event completes only when none of its sends is in one of these.
     IN_FLIGHT = (Status.QUEUED, Status.SENDING)
 
-    entry = models.ForeignKey(StockWaitlist, on_delete=models.CASCADE, related_name="notifications")
-    event = models.ForeignKey(RestockEvent, on_delete=models.CASCADE, related_name="notifications")
+    # No index of their own: the unique constraints below begin with each (every index is
+    # written again whenever a send changes status).
+    entry = models.ForeignKey(
+        StockWaitlist, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
+    event = models.ForeignKey(
+        RestockEvent, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     subscriber_key = models.CharField(_("subscriber"), max_length=320, editable=False)
     channel = models.CharField(_("channel"), max_length=16)
     wave = models.PositiveSmallIntegerField(_("wave"), default=1)
