@@ -213,7 +213,7 @@ class BaseChannel:
     #: Seconds between the results a one-by-one backend reports (``OPTIONS["REPORT_EVERY"]``
     #: overrides it): a worker killed mid-send repeats at most the messages the provider took
     #: in that time, plus the one in flight.
-    report_every = 0.2
+    report_every = 0.5
 
     def send_batch(self, messages):
         """Send ``messages``; ``{notification_id: Result}`` for every one of them."""
