@@ -3,7 +3,8 @@ channel on a counting locmem or anymail backend (:mod:`benchmarks.counters`).
 
 Read from the environment the harness sets: ``BENCH_DB``, ``BENCH_BROKER`` (``redis`` or
 ``orm``), ``BENCH_WORKERS``, ``BENCH_CHUNK_SIZE``, ``BENCH_EMAIL`` (``locmem`` or
-``anymail``), ``BENCH_SYNC`` (run tasks in the calling process), ``BENCH_COUNT``.
+``anymail``), ``BENCH_SYNC`` (run tasks in the calling process), ``BENCH_COUNT``,
+``BENCH_REDIS_DB`` (the Redis database of the broker and the counters).
 """
 
 import os
@@ -29,7 +30,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 SYNC = os.environ.get("BENCH_SYNC") == "1"
 Q_CLUSTER = {
     **Q_CLUSTER,
-    "name": "restock_waitlist_bench",
+    # Its own queue per benchmark database: two benchmarks at once never share tasks.
+    "name": DATABASES["default"]["NAME"],
     "sync": SYNC,
     "workers": int(os.environ.get("BENCH_WORKERS", "2")),
     # In-process runs (explain) take a whole wave inside one task.
@@ -43,7 +45,11 @@ Q_CLUSTER = {
 }
 if os.environ.get("BENCH_BROKER", "redis") == "redis":
     Q_CLUSTER.pop("orm")
-    Q_CLUSTER["redis"] = {"host": "127.0.0.1", "port": 6379, "db": 5}
+    Q_CLUSTER["redis"] = {
+        "host": "127.0.0.1",
+        "port": 6379,
+        "db": int(os.environ.get("BENCH_REDIS_DB", "5")),
+    }
 
 EMAIL_BACKENDS = {
     "locmem": ("benchmarks.counters.CountingLocmemBackend", {}),
