@@ -38,7 +38,7 @@ from restock_waitlist.conf import app_settings
 from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
 from restock_waitlist.policies import DefaultPolicy, get_policy
-from restock_waitlist.querysets import DISPATCH_ORDER
+from restock_waitlist.querysets import DISPATCH_ORDER, dispatch_key
 
 logger = logging.getLogger("restock_waitlist.dispatch")
 
@@ -54,7 +54,15 @@ UNFINISHED = (*OPEN_EVENT_STATUSES, EventStatus.SENDING)
 #: Waiters a wave claims per transaction (at least ``CHUNK_SIZE``).
 CLAIM_PAGE = 5000
 #: The entry fields a wave's claim loads when the policy decides as the default one does.
-CLAIM_FIELDS = ("id", "status", "subscriber_key", "variant_key", "channels", "time_zone")
+CLAIM_FIELDS = (
+    "id",
+    "subscriber_key",
+    "variant_key",
+    "tier",
+    "created_at",
+    "channels",
+    "time_zone",
+)
 #: How long a wave's claim waits for a waiter's row another transaction holds (PostgreSQL)
 #: before it stops and leaves the wave to the next pass, :data:`LOCKED_RETRY` later.
 LOCK_WAIT_MS = 2000
@@ -346,16 +354,11 @@ def claim_wave(event, wave, size):
             _wait_briefly_for_locks()
             wanted = min(page_size, size)
             head = StockWaitlist.objects.head_of_queue(event.product_key, event.variant_key, wanted)
-            # Locked by primary key, in dispatch order; a row no longer waiting drops out.
-            locked = StockWaitlist.objects.filter(pk__in=head).order_by(*DISPATCH_ORDER)
-            if by_fields:
-                locked = locked.only(*CLAIM_FIELDS)
-            page = [
-                entry for entry in locked.select_for_update() if entry.status == EntryStatus.WAITING
-            ]
+            page = _take_head(event, head, by_fields)
             if not page:
                 return False
-            carriers = claim_entries(event, page, mixed)
+            carriers = _carriers(page)
+            _mark_other_entries(event, page, mixed)
             queued = create_notifications(event, wave, carriers)
         if first_page and len(page) >= CLAIM_PAGE:
             _refresh_statistics()
@@ -411,35 +414,64 @@ def _refresh_statistics():
             cursor.execute(f"ANALYZE {', '.join(quote(table) for table in tables)}")
 
 
+def _marks(event):
+    """The fields an entry takes when ``event`` claims it."""
+    return {"status": EntryStatus.NOTIFIED, "notified_at": timezone.now(), "notified_by": event}
+
+
+def _take_head(event, head, by_fields):
+    """The entries of ``head`` (ids) still waiting, locked and marked notified by ``event``,
+    in dispatch order: one ``UPDATE ... RETURNING`` on PostgreSQL, else a locking ``SELECT``
+    (of :data:`CLAIM_FIELDS` alone when ``by_fields``) and an ``UPDATE``. A row another
+    transaction holds is waited for; a deadlock (two restocks claiming the same "any
+    variant" waiters) rolls the page back like a wait past :data:`LOCK_WAIT_MS`."""
+    waiting = StockWaitlist.objects.filter(pk__in=head, status=EntryStatus.WAITING)
+    page = statements.update_returning(waiting, _marks(event))
+    if page is None:
+        locked = waiting.order_by("pk")
+        if by_fields:
+            locked = locked.only(*CLAIM_FIELDS)
+        page = list(locked.select_for_update())
+        StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**_marks(event))
+    return sorted(page, key=dispatch_key)
+
+
 def claim_entries(event, page, mixed=True):
     """Mark the page's entries (locked, waiting) notified by ``event`` in one ``UPDATE`` by
     primary key and, when the queue is ``mixed``, their subscribers' other entry this
-    restock serves; the entry each subscriber is notified through, in dispatch order.
+    restock serves; the entry each subscriber is notified through, in dispatch order."""
+    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**_marks(event))
+    _mark_other_entries(event, page, mixed)
+    return _carriers(page)
 
-    A subscriber waiting for the variant and for "any variant" is claimed once, through
-    the variant's entry when the page holds it.
-    """
+
+def _carriers(page):
+    """The entry each subscriber of ``page`` (in dispatch order) is notified through: once,
+    through the variant's entry when the page holds both theirs and "any variant"."""
     carriers = {}
     for entry in page:
         held = carriers.get(entry.subscriber_key)
         if held is None or (not held.variant_key and entry.variant_key):
             carriers[entry.subscriber_key] = entry
-    marks = {"status": EntryStatus.NOTIFIED, "notified_at": timezone.now(), "notified_by": event}
-    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**marks)
-    if mixed and event.variant_key:
-        # Their other entry, wherever it stands: found through the one-active-entry index.
-        others = {"": [], event.variant_key: []}
-        for entry in page:
-            others[event.variant_key if not entry.variant_key else ""].append(entry.subscriber_key)
-        for variant_key, subscribers in others.items():
-            if subscribers:
-                StockWaitlist.objects.filter(
-                    subscriber_key__in=subscribers,
-                    product_key=event.product_key,
-                    variant_key=variant_key,
-                    status=EntryStatus.WAITING,
-                ).update(**marks)
     return list(carriers.values())
+
+
+def _mark_other_entries(event, page, mixed):
+    """When the queue is ``mixed``, mark notified the page's subscribers' other entry this
+    restock serves, wherever it stands (found through the one-active-entry index)."""
+    if not (mixed and event.variant_key):
+        return
+    others = {"": [], event.variant_key: []}
+    for entry in page:
+        others[event.variant_key if not entry.variant_key else ""].append(entry.subscriber_key)
+    for variant_key, subscribers in others.items():
+        if subscribers:
+            StockWaitlist.objects.filter(
+                subscriber_key__in=subscribers,
+                product_key=event.product_key,
+                variant_key=variant_key,
+                status=EntryStatus.WAITING,
+            ).update(**_marks(event))
 
 
 def create_notifications(event, wave, entries):

@@ -15,6 +15,11 @@ NOTIFIED, PURCHASED = "notified", "purchased"
 DISPATCH_ORDER = ("-tier", "created_at", "id")
 
 
+def dispatch_key(entry):
+    """An entry's sort key in :data:`DISPATCH_ORDER`."""
+    return (-entry.tier, entry.created_at, entry.id)
+
+
 class CatalogQuerySet(models.QuerySet):
     """A queryset whose rows can carry their shop product and variant, loaded in bulk."""
 

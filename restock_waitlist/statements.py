@@ -1,5 +1,6 @@
 """Statements the ORM cannot write in one round trip."""
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models.sql import UpdateQuery
 
@@ -40,7 +41,7 @@ def insert_if_exists(obj, condition):
     return True
 
 
-def update_returning(queryset, assignments, related):
+def update_returning(queryset, assignments, related=""):
     """``queryset.update(**assignments)`` that returns the rows it updated, as instances with
     the foreign keys of ``related`` (a ``select_related`` path such as ``"entry__user"``)
     loaded, in one ``UPDATE ... FROM ... RETURNING`` (in no order). ``None`` where the
@@ -53,12 +54,15 @@ def update_returning(queryset, assignments, related):
     quote = connection.ops.quote_name
     query = queryset.query.chain(UpdateQuery)
     query.add_update_values(assignments)
-    sql, params = query.get_compiler(using).as_sql()
+    try:
+        sql, params = query.get_compiler(using).as_sql()
+    except EmptyResultSet:
+        return []  # e.g. ``pk__in=[]``
     head, _where, condition = sql.partition(" WHERE ")
     # The chain of models to load: the updated one, then each foreign key's target.
     model, table = queryset.model, quote(queryset.model._meta.db_table)
     chain, joins, links = [(model, table, None)], [], []
-    for depth, name in enumerate(related.split("__"), start=1):
+    for depth, name in enumerate(related.split("__") if related else (), start=1):
         field = model._meta.get_field(name)
         model, alias = field.related_model, quote(f"r{depth}")
         on = f"{alias}.{quote(field.target_field.column)} = {chain[-1][1]}.{quote(field.column)}"
@@ -77,7 +81,12 @@ def update_returning(queryset, assignments, related):
         for field in model._meta.concrete_fields
     ]
     where = " AND ".join(links + ([f"({condition})"] if condition else []))
-    sql = f"{head} FROM {' '.join(joins)} WHERE {where} RETURNING {', '.join(returning)}"
+    sql = " ".join(
+        [head]
+        + ([f"FROM {' '.join(joins)}"] if joins else [])
+        + ([f"WHERE {where}"] if where else [])
+        + [f"RETURNING {', '.join(returning)}"]
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

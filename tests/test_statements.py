@@ -85,3 +85,13 @@ def test_update_returning_leaves_other_databases_to_two_statements(variant):
     )
     assert update_returning(Notification.objects.all(), {"status": "sending"}, "entry") is None
     assert Notification.objects.get().status == "queued"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL returns rows")
+def test_update_returning_without_joins_or_rows(variant, django_assert_num_queries):
+    entry = factories.EntryFactory(variant=variant)
+    with django_assert_num_queries(0):
+        assert update_returning(StockWaitlist.objects.filter(pk__in=[]), {"tier": 1}) == []
+    with django_assert_num_queries(1):
+        rows = update_returning(StockWaitlist.objects.filter(pk=entry.pk), {"tier": 1})
+    assert [(row.pk, row.tier) for row in rows] == [(entry.pk, 1)]
