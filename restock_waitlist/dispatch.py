@@ -53,6 +53,11 @@ UNFINISHED = (*OPEN_EVENT_STATUSES, EventStatus.SENDING)
 
 #: Waiters a wave claims per transaction (at least ``CHUNK_SIZE``).
 CLAIM_PAGE = 5000
+#: Seconds one task claims a wave's pages before it goes on in a new one, well under a
+#: cluster's ``timeout`` (a million waiters take about a minute on a small machine).
+CLAIM_SECONDS = 30
+#: What :func:`claim_wave` returns when the claim goes on in a new task.
+CONTINUED = "continued"
 #: The entry fields a wave's claim loads when the policy decides as the default one does.
 CLAIM_FIELDS = (
     "id",
@@ -169,9 +174,12 @@ def _take_wave(event_id, now):
     return event, event.waves_sent, resumed
 
 
-def run_wave(event_id):
+def run_wave(event_id, continued=False):
     """Claim the event's next wave and enqueue its sends, then schedule the wave after it
-    (or, when nobody is left, wait for the sends to end). Safe to repeat."""
+    (or, when nobody is left, wait for the sends to end). Safe to repeat.
+
+    A wave claimed for :data:`CLAIM_SECONDS` goes on in a new task (``continued``: its
+    sends so far are enqueued already), so no task outlives the cluster's ``timeout``."""
     now = timezone.now()
     taken = _take_wave(event_id, now)
     if taken is None:
@@ -205,7 +213,7 @@ def run_wave(event_id):
             detail=f"Superseded by restock #{event.pk}.",
         )
         finish_events(superseded)
-    if resumed:
+    if resumed and not continued:
         # The sends of pages claimed before the stall may have been lost with their tasks.
         _enqueue_spans(event, Notification.objects.filter(event=event, wave=wave))
     try:
@@ -219,6 +227,8 @@ def run_wave(event_id):
             detail=f"Wave {wave} waits for a waiter another transaction holds.",
         )
         event.refresh_from_db()
+        return event
+    if more is CONTINUED:
         return event
     if more:
         RestockEvent.objects.filter(pk=event.pk, status=EventStatus.DISPATCHING).update(
@@ -328,7 +338,8 @@ def finish_events(event_ids):
 def claim_wave(event, wave, size):
     """Claim up to ``size`` subscribers at the head of the event's queue and write their
     ``queued`` notifications, a page of :data:`CLAIM_PAGE` waiters per transaction (a few
-    statements each), then enqueue their sends by id span. Whether waiters are left.
+    statements each), then enqueue their sends by id span. Whether waiters are left, or
+    :data:`CONTINUED` when the claim went on in a new task after :data:`CLAIM_SECONDS`.
 
     The head is read in dispatch order with row locks (PostgreSQL) that wait up to
     :data:`LOCK_WAIT_MS` for a row another transaction holds, never skip it: past that the
@@ -345,11 +356,17 @@ def claim_wave(event, wave, size):
     page_size = max(CLAIM_PAGE, app_settings.CHUNK_SIZE)
     # The default policy decides by a few fields: the claim loads those alone.
     by_fields = _decides_by_fields(get_policy())
-    first_page = True
+    first_page, deadline = True, time.monotonic() + CLAIM_SECONDS
     while size > 0:
+        if not first_page and time.monotonic() > deadline:
+            # Go on in a new task, due at once (run_due_waves would also resume it).
+            dispatching.update(next_wave_at=timezone.now())
+            enqueue("run_wave", event.pk, True)
+            return CONTINUED
         with transaction.atomic():
-            # Locks the event row: a halt (sold out) waits for this page, and ends the next.
-            if not list(dispatching.select_for_update().values_list("pk", flat=True)):
+            # Locks the event row (a halt, sold out, waits for this page and ends the next)
+            # and renews the wave's lease: run_due_waves leaves a claim under way alone.
+            if not dispatching.update(next_wave_at=timezone.now() + app_settings.STUCK_AFTER):
                 return False
             _wait_briefly_for_locks()
             wanted = min(page_size, size)

@@ -31,9 +31,10 @@ def dispatch_restock(event_id):
     dispatch.dispatch_event(event_id)
 
 
-def run_wave(event_id):
-    """Send the event's next wave (due, or resumed after a stalled worker)."""
-    dispatch.run_wave(event_id)
+def run_wave(event_id, continued=False):
+    """Send the event's next wave (due, resumed after a stalled worker, or ``continued``
+    from the task that claimed its first pages)."""
+    dispatch.run_wave(event_id, continued)
 
 
 def send_span(event_id, first_id, last_id):

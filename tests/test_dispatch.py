@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Task
 
-from restock_waitlist import dispatch, services
+from restock_waitlist import dispatch, services, signals
 from restock_waitlist.channels import locmem
 from restock_waitlist.channels.base import BaseChannel
 from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
@@ -251,6 +251,39 @@ def test_stalled_wave_is_resumed_without_exceeding_its_size(settings, variant, m
     assert (event.status, event.waves_sent) == (EventStatus.WAITING_NEXT_WAVE, 1)
     assert notified_ids() == {e.pk for e in entries[:6]}
     assert Notification.objects.filter(status=SendStatus.SENT).count() == 6
+
+
+def test_a_long_claim_goes_on_in_new_tasks_and_sends_the_wave_once(
+    settings, variant, restock, monkeypatch
+):
+    configure(settings, CHUNK_SIZE=2)
+    monkeypatch.setattr(dispatch, "CLAIM_PAGE", 2)
+    monkeypatch.setattr(dispatch, "CLAIM_SECONDS", 0)  # every page in a task of its own
+    entries = waiters(variant, 7)
+    tasks, real_enqueue = [], dispatch.enqueue
+
+    def recording(task_name, *args):
+        tasks.append((task_name, *args))
+        return real_enqueue(task_name, *args)
+
+    monkeypatch.setattr(dispatch, "enqueue", recording)
+    waves_sent = []
+    signals.restock_wave_sent.connect(
+        lambda sender, wave, **kwargs: waves_sent.append(wave.number), weak=False, dispatch_uid="t"
+    )
+    try:
+        event = restock(variant, 2)  # a wave of 6, in pages of 2
+    finally:
+        signals.restock_wave_sent.disconnect(dispatch_uid="t")
+    continued = [task for task in tasks if task[0] == "run_wave"]
+    assert continued == [("run_wave", event.pk, True)] * 2
+    spans = [task[2:] for task in tasks if task[0] == "send_span"]
+    assert len(spans) == 3 and len({first for first, _last in spans}) == 3  # none twice
+    assert notified_ids() == {e.pk for e in entries[:6]}
+    assert Notification.objects.filter(status=SendStatus.SENT).count() == 6
+    event.refresh_from_db()
+    assert (event.status, event.waves_sent) == (EventStatus.WAITING_NEXT_WAVE, 1)
+    assert waves_sent == [1]
 
 
 # Flapping -------------------------------------------------------------------------------------
