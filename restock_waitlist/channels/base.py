@@ -15,6 +15,7 @@ yields once per provider call.
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -26,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from restock_waitlist import contacts, links
 from restock_waitlist.adapters import get_adapter
+from restock_waitlist.channels.rendering import SharedRendering
 
 logger = logging.getLogger("restock_waitlist.channels")
 
@@ -233,11 +235,12 @@ class BaseChannel:
             return
         every = float(self.options.get("REPORT_EVERY", self.report_every))
         results, since = {}, time.monotonic()
-        for message in messages:
-            results[message.notification_id] = self.send_one(message)
-            if time.monotonic() - since >= every:
-                yield results
-                results, since = {}, time.monotonic()
+        with self.shared_rendering():
+            for message in messages:
+                results[message.notification_id] = self.send_one(message)
+                if time.monotonic() - since >= every:
+                    yield results
+                    results, since = {}, time.monotonic()
         if results:
             yield results
 
@@ -295,15 +298,61 @@ class BaseChannel:
         return context
 
     def render(self, message, **overrides):
-        """The message in the waiter's language; ``overrides`` replace context values."""
+        """The message in the waiter's language; ``overrides`` replace context values.
+
+        Within :meth:`shared_rendering`, an alert without overrides is rendered once for
+        its group and filled in with its own links (:meth:`shared_parts`)."""
+        shared = None if overrides else self.shared_parts(message)
+        subject, text, html = (
+            shared.fill(message) if shared is not None else self.render_parts(message, **overrides)
+        )
+        return Rendered(" ".join(subject.split()), text.strip(), html)
+
+    def render_parts(self, message, **overrides):
+        """``[subject, text, html]`` as the templates give them (``html`` empty unless
+        :attr:`renders_html`)."""
         context = self.context(message, **overrides)
         with translation.override(message.locale):
             context["LANGUAGE_CODE"] = translation.get_language()
             template = partial(self.template, kind=message.kind)
-            subject = template("_subject.txt").render(context)
-            text = template(".txt").render(context).strip()
-            html = template(".html").render(context) if self.renders_html else ""
-        return Rendered(" ".join(subject.split()), text, html)
+            return [
+                template("_subject.txt").render(context),
+                template(".txt").render(context),
+                template(".html").render(context) if self.renders_html else "",
+            ]
+
+    @contextmanager
+    def shared_rendering(self):
+        """While in it, alerts of one restock in one language share one rendering:
+        :meth:`send_stream` sends in it (a backend overriding ``send_stream`` may too)."""
+        outer = self.__dict__.get("_shared")
+        self._shared = {} if outer is None else outer
+        try:
+            yield
+        finally:
+            self._shared = outer
+
+    def shared_parts(self, message):
+        """The :class:`~restock_waitlist.channels.rendering.SharedRendering` of the message's
+        group (its restock and language), rendered at its first; ``None`` outside
+        :meth:`shared_rendering`, for a confirmation, for a backend overriding
+        :meth:`render` or :meth:`context`, and for a group whose templates read ``entry``
+        or change a link (each of its messages is rendered on its own)."""
+        groups = self.__dict__.get("_shared")
+        if (
+            groups is None
+            or message.kind != ALERT
+            or getattr(message.event, "pk", None) is None
+            or type(self).render is not BaseChannel.render
+            or type(self).context is not BaseChannel.context
+        ):
+            return None
+        key = (message.event.pk, message.locale)
+        if key not in groups:
+            groups[key] = SharedRendering.of(
+                self.link_names[message.kind], partial(self.render_parts, message)
+            )
+        return groups[key]
 
     def template(self, part, kind=ALERT):
         """The template for ``part``, looked up once per channel instance (dispatch makes

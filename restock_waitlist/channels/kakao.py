@@ -292,11 +292,12 @@ class KakaoAlimTalkChannel(BaseChannel):
         """Build every message, then send them ``BATCH_SIZE`` at a time, one call each;
         yields the results of each call (those that could not be built first)."""
         unbuilt, ready = {}, []
-        for message in messages:
-            try:
-                ready.append((message, self.build_payload(message)))
-            except ChannelError as exc:
-                unbuilt[message.notification_id] = Result.from_error(exc)
+        with self.shared_rendering():
+            for message in messages:
+                try:
+                    ready.append((message, self.build_payload(message)))
+                except ChannelError as exc:
+                    unbuilt[message.notification_id] = Result.from_error(exc)
         if unbuilt:
             yield unbuilt
         size = int(self.options.get("BATCH_SIZE") or DEFAULT_BATCH_SIZE)

@@ -422,6 +422,21 @@ def test_sms_substitution_sends_the_sms_text_from_the_shops_number(kakao, solapi
     assert message.unsubscribe_url in replacement["text"]
 
 
+def test_the_substitute_text_is_rendered_once_per_restock_with_each_waiters_links(
+    kakao, solapi, variant, template_renders
+):
+    kakao(SMS_SUBSTITUTE=True, FROM="02-930-2266")
+    first = outgoing(variant, 1)
+    second = base.Outgoing(2, outgoing(variant, 3, OTHER_NUMBER).entry, first.event, OTHER_NUMBER)
+    results = get_channel("kakao").send_batch([first, second])
+    assert [result.outcome for result in results.values()] == [base.Result.SENT] * 2
+    assert len(template_renders) == 2  # subject and text, once for both
+    texts = [sent["replacements"][0]["text"] for sent in sent_messages(solapi)]
+    for message, text in zip([first, second], texts, strict=True):
+        assert message.purchase_url in text
+        assert message.unsubscribe_url in text
+
+
 def report(notification, message_type, status_code="4000", **data):
     """One message report as SOLAPI posts it to a webhook (the SDK's ``SingleReport``)."""
     return {
