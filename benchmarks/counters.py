@@ -50,14 +50,20 @@ def add(name, amount=1):
 def _flush_forever():
     while True:
         time.sleep(0.1)
-        with _lock:
-            pending = dict(_pending)
-            _pending.clear()
-        if pending:
-            pipeline = client().pipeline()
-            for name, amount in pending.items():
-                pipeline.incrby(PREFIX + name, amount)
-            pipeline.execute()
+        flush()
+
+
+def flush(**kwargs):
+    """Send the counts not sent yet; also after every task (a worker django-q2 recycles
+    must not take its last counts with it)."""
+    with _lock:
+        pending = dict(_pending)
+        _pending.clear()
+    if pending:
+        pipeline = client().pipeline()
+        for name, amount in pending.items():
+            pipeline.incrby(PREFIX + name, amount)
+        pipeline.execute()
 
 
 def read():
@@ -92,7 +98,10 @@ class CountersConfig(AppConfig):
 
     def ready(self):
         if os.environ.get("BENCH_COUNT") == "1":
+            from django_q.signals import post_execute_in_worker
+
             connection_created.connect(on_connection_created, dispatch_uid=PREFIX)
+            post_execute_in_worker.connect(flush, dispatch_uid=PREFIX)
 
 
 class CountingLocmemBackend(LocmemBackend):
