@@ -100,15 +100,18 @@ def hit(scope, ident):
     digest = salted_hmac("restock_waitlist.limits", f"{scope}\0{ident}").hexdigest()[:32]
     key, started_key = f"restock_waitlist:limit:{digest}", f"restock_waitlist:limit:{digest}:t"
     now = time.time()
-    # ``add`` creates the window once; ``incr`` counts atomically within it.
-    cache.add(started_key, now, timeout=period)
+    # ``incr`` counts atomically within a window; when there is none, ``add`` starts one
+    # (once: a concurrent first hit fails to add and counts on the next ``incr``). Within a
+    # window that is one cache call (two on Django's Redis cache, which checks the key first).
     for _attempt in range(2):
-        cache.add(key, 0, timeout=period)
         try:
             count = cache.incr(key)
             break
-        except ValueError:  # the window ended between the two calls
-            continue
+        except ValueError:
+            if cache.add(key, 1, timeout=period):
+                cache.set(started_key, now, timeout=period)
+                count = 1
+                break
     else:
         return ALLOWED
     if count <= count_allowed:

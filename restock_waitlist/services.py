@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -209,10 +209,13 @@ def join_waitlist(
         field = "variant" if variant_key else "product"
         raise ValidationError({field: _("This item is in stock right now.")}, code="in_stock")
 
-    existing = _active_entry(subscriber_key, product_key, variant_key)
+    limited = user is None and enforce_limits
+    existing, pending = _entries_in_the_way(
+        subscriber_key, product_key, variant_key, count_pending=limited
+    )
     if existing is not None:
         return existing, False
-    if user is None and enforce_limits and not guest_join_allowed(email):
+    if limited and not guest_join_allowed(email, pending):
         return None, False
 
     now = timezone.now()
@@ -234,8 +237,7 @@ def join_waitlist(
         consent_version=app_settings.CONSENT_VERSION,
     )
     try:
-        with transaction.atomic():
-            entry.save(force_insert=True)
+        _save_new(entry)
     except IntegrityError:
         # A concurrent join won the race for the one active entry: return it.
         existing = _active_entry(subscriber_key, product_key, variant_key)
@@ -252,22 +254,15 @@ def consent_required_message():
     return _("Tick the box to agree to the restock alert.")
 
 
-def guest_join_allowed(email):
+def guest_join_allowed(email, pending):
     """Whether a guest may get a new entry for this address: fewer than
-    ``MAX_PENDING_PER_ADDRESS`` unconfirmed ones, and within the ``restock_waitlist_address``
-    rate. Each new guest entry sends one confirmation email, so this bounds the mail an
-    address can be sent by strangers."""
-    key = addresses.email_subscriber_key(email)
-    cap = app_settings.MAX_PENDING_PER_ADDRESS
-    if cap is not None and needs_confirmation(None):
-        pending = StockWaitlist.objects.filter(
-            subscriber_key=key,
-            status=Status.PENDING,
-            created_at__gte=timezone.now() - app_settings.CONFIRMATION_EXPIRY,
-        ).count()
-        if pending >= cap:
-            logger.warning("A guest join was held back: %s unconfirmed entries.", pending)
-            return False
+    ``MAX_PENDING_PER_ADDRESS`` unconfirmed ones (``pending``, from
+    :func:`_entries_in_the_way`), and within the ``restock_waitlist_address`` rate. Each new
+    guest entry sends one confirmation email, so this bounds the mail an address can be sent
+    by strangers."""
+    if pending is not None and pending >= app_settings.MAX_PENDING_PER_ADDRESS:
+        logger.warning("A guest join was held back: %s unconfirmed entries.", pending)
+        return False
     if not limits.new_guest_entry(addresses.email_key(email)).allowed:
         logger.warning("A guest join was held back: the address's rate is used up.")
         return False
@@ -453,6 +448,49 @@ def _active_entry(subscriber_key, product_key, variant_key):
         .filter(subscriber_key=subscriber_key, product_key=product_key, variant_key=variant_key)
         .first()
     )
+
+
+def _entries_in_the_way(subscriber_key, product_key, variant_key, *, count_pending):
+    """``(the subscriber's active entry for the item or None, how many of their entries
+    await confirmation within CONFIRMATION_EXPIRY)``, in one query over the subscriber's
+    active rows: the item's, and the unconfirmed ones, which ``MAX_PENDING_PER_ADDRESS``
+    keeps to a handful. The count is ``None`` without ``count_pending`` or when the cap
+    does not apply."""
+    if (
+        not count_pending
+        or app_settings.MAX_PENDING_PER_ADDRESS is None
+        or not needs_confirmation(None)
+    ):
+        return _active_entry(subscriber_key, product_key, variant_key), None
+    since = timezone.now() - app_settings.CONFIRMATION_EXPIRY
+    rows = (
+        StockWaitlist.objects.active()
+        .filter(
+            Q(product_key=product_key, variant_key=variant_key)
+            | Q(status=Status.PENDING, created_at__gte=since),
+            subscriber_key=subscriber_key,
+        )
+        .order_by()
+    )
+    existing, pending = None, 0
+    for row in rows:
+        if row.product_key == product_key and row.variant_key == variant_key:
+            existing = row
+        if row.status == Status.PENDING and row.created_at >= since:
+            pending += 1
+    return existing, pending
+
+
+def _save_new(entry):
+    """``entry.save(force_insert=True)``. Inside a transaction, in a savepoint, so that an
+    ``IntegrityError`` leaves the transaction usable; in autocommit a failed ``INSERT`` leaves
+    nothing to roll back, so the ``BEGIN`` and ``COMMIT`` (two round trips) are spared."""
+    using = router.db_for_write(StockWaitlist, instance=entry)
+    if transaction.get_connection(using).in_atomic_block:
+        with transaction.atomic(using=using):
+            entry.save(force_insert=True, using=using)
+    else:
+        entry.save(force_insert=True, using=using)
 
 
 def get_entry_for(entry_id, *, user=None):

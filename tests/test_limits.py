@@ -6,6 +6,7 @@ no-JavaScript form sent 40 confirmation emails. Now an address receives at most
 """
 
 import threading
+from unittest import mock
 
 import pytest
 from django.contrib.messages import get_messages
@@ -250,6 +251,13 @@ class TestCounters:
         keys = " ".join(cache._cache)  # the local-memory cache's own keys
         assert "restock_waitlist:limit:" in keys
         assert "example.com" not in keys and "127.0.0.1" not in keys
+
+    def test_within_a_window_a_hit_is_one_cache_call(self, settings):
+        rates(settings, restock_waitlist_join="5/minute")
+        limits.hit(limits.JOIN, "ip:192.0.2.1")  # starts the window
+        with mock.patch.object(limits, "cache", wraps=cache) as counted:
+            assert limits.hit(limits.JOIN, "ip:192.0.2.1").allowed
+        assert [call[0] for call in counted.method_calls] == ["incr"]
 
     def test_a_throttled_answer_says_when_to_retry(self, settings):
         rates(settings, restock_waitlist_join="1/minute")

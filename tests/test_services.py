@@ -1,8 +1,10 @@
+from functools import partial
+
 import pytest
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
 
-from restock_waitlist import services, signals
+from restock_waitlist import jobs, services, signals
 from restock_waitlist.models import RestockEvent, StockWaitlist
 from tests import factories
 from tests.testshop.models import Gadget, GadgetStock
@@ -110,6 +112,45 @@ class TestJoin:
         finally:
             signals.waitlist_joined.disconnect(dispatch_uid="t")
         assert received == [entry]
+
+
+class TestJoinQueries:
+    """A guest join by keys, as the API and the form give them, reads the item (product,
+    variant, stock) and the address's active rows in four queries, then inserts; the cap on
+    unconfirmed entries costs no query of its own."""
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_guest_join_in_autocommit_costs_five_queries(
+        self, variant, monkeypatch, django_assert_num_queries
+    ):
+        queued = []
+        monkeypatch.setattr(jobs, "enqueue", lambda *args: queued.append(args))
+        with django_assert_num_queries(5):  # no BEGIN and COMMIT around the one INSERT
+            entry, created = services.join_waitlist(
+                variant.product_id, str(variant.pk), email="kim@example.com", consent=True
+            )
+        assert created
+        assert queued == [("send_confirmation", str(entry.pk))]
+
+    def test_inside_a_transaction_the_insert_takes_a_savepoint(
+        self, variant, django_assert_num_queries
+    ):
+        join = partial(services.join_waitlist, email="kim@example.com", consent=True)
+        with django_assert_num_queries(5 + 2):  # SAVEPOINT, RELEASE SAVEPOINT
+            join(variant.product_id, str(variant.pk))
+        with django_assert_num_queries(4):  # already waiting: nothing written
+            join(variant.product_id, str(variant.pk))
+
+    def test_a_repeat_join_at_the_pending_cap_returns_the_entry(self, settings):
+        """The address's own entry for the item is found before the cap is applied."""
+        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "MAX_PENDING_PER_ADDRESS": 2}
+        first, second, third = (factories.StockLevelFactory(quantity=0).variant for _ in "abc")
+        join = partial(services.join_waitlist, email="kim@example.com", consent=True)
+        entry, _ = join(first.product, first)
+        join(second.product, second)
+        assert join(first.product, first) == (entry, False)
+        assert join(third.product, third) == (None, False)  # held back by the cap
+        assert StockWaitlist.objects.count() == 2
 
 
 class TestJoinValidation:
