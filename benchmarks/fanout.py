@@ -424,9 +424,12 @@ WATCHED_FILES = (
 )
 
 
-def summarise_profiles(profilers):
-    """Share of samples inside ``restock_waitlist.tasks`` that pass through each function
-    of the app, the email path and the database driver (inclusive), largest first."""
+def summarise_profiles(
+    profilers, root="restock_waitlist/tasks.py", what="tasks", watched=WATCHED_FILES
+):
+    """Share of samples inside ``root`` (the tasks; a web server's worker) that pass through
+    each function of the ``watched`` files (the app, the email path, the database driver),
+    inclusive, largest first."""
     inside, through = 0, collections.Counter()
     for profiler in profilers:
         path = profiler.output
@@ -434,16 +437,16 @@ def summarise_profiles(profilers):
             continue
         for line in path.read_text().splitlines():
             stack, _, samples = line.rpartition(" ")
-            if "restock_waitlist/tasks.py" not in stack:
+            if root not in stack:
                 continue
             samples = int(samples)
             inside += samples
             seen = set()
             frames = stack.split(";")
-            start = next(i for i, f in enumerate(frames) if "restock_waitlist/tasks.py" in f)
+            start = next(i for i, f in enumerate(frames) if root in f)
             for frame in frames[start:]:
                 name, _, where = frame.partition(" (")
-                if any(part in where for part in WATCHED_FILES):
+                if any(part in where for part in watched):
                     where = where.split("site-packages/")[-1].split(str(common.ROOT) + "/")[-1]
                     key = f"{name} ({where.split(':')[0]})"
                     if key not in seen:
@@ -452,10 +455,10 @@ def summarise_profiles(profilers):
     if not inside:
         return {}
     top = {key: round(100 * count / inside, 1) for key, count in through.most_common(40)}
-    print(f"  profile: {inside:,} samples inside tasks; inclusive share of each function:")
+    print(f"  profile: {inside:,} samples inside {what}; inclusive share of each function:")
     for key, share in list(top.items())[:25]:
         print(f"    {share:5.1f} %  {key}")
-    return {"samples_in_tasks": inside, "inclusive_percent": top}
+    return {f"samples_in_{what}": inside, "inclusive_percent": top}
 
 
 # The table --------------------------------------------------------------------------------

@@ -5,17 +5,27 @@ and 50 concurrent clients posting guest joins to the API from a separate load pr
 Two runs: closed loop (each client posts again as soon as it is answered: the most the
 server does) and open loop at ``--rate`` joins per second (the latency a shopper sees at
 that rate). Each reports joins per second, p50/p99 latency, errors, and checks that the
-waitlist grew by exactly the number of successful answers.
+waitlist grew by exactly the number of successful answers; and the CPU each join cost in
+each process that shares the machine (the gunicorn workers, the load process, the
+PostgreSQL backends, the Redis server), read from ``/proc``. ``--profile`` samples the
+workers with py-spy during the closed-loop run and prints where their time goes.
 """
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from functools import partial
 
 from benchmarks import common
+from benchmarks.fanout import WATCHED_FILES, session_pids, start_profiles, stop, summarise_profiles
+
+#: What a worker's profile names, besides the app and the database driver.
+SERVER_FILES = (*WATCHED_FILES, "rest_framework/", "django/core/handlers", "django/middleware")
 
 
 def add_arguments(parser):
@@ -24,6 +34,7 @@ def add_arguments(parser):
     parser.add_argument("--rate", type=float, default=400, help="joins/s of the open-loop run")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--waiting", type=int, default=10_000, help="waiters already there")
+    parser.add_argument("--profile", action="store_true", help="py-spy on the gunicorn workers")
     parser.add_argument("--json", default=str(common.ROOT / "artifacts" / "bench" / "results.json"))
 
 
@@ -88,6 +99,53 @@ def load(port, variant, args, label, rate=None):
     return json.loads(output.stdout)
 
 
+def cpu_seconds(pids):
+    """User and system CPU the processes ``pids`` have used so far, in seconds."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = common.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def database_backends():
+    """The PostgreSQL server processes of the other connections to this database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def redis_server():
+    from django_q.brokers import get_broker
+
+    return [get_broker().connection.info("server")["process_id"]]
+
+
+def measured(server, run):
+    """``run()``'s result with ``cpu_ms``: CPU per successful join in each process."""
+    processes = {
+        "workers": session_pids([server]),
+        "database": database_backends(),
+        "redis": redis_server(),
+    }
+    before = {name: cpu_seconds(pids) for name, pids in processes.items()}
+    result = run()
+    ok = max(result["ok"], 1)
+    cpu = {name: cpu_seconds(pids) - before[name] for name, pids in processes.items()}
+    cpu["load"] = result["cpu_seconds"]
+    result["cpu_ms"] = {name: 1000 * seconds / ok for name, seconds in cpu.items()}
+    result["cpu_ms"]["total"] = sum(result["cpu_ms"].values())
+    return result
+
+
 def main(args):
     common.setup(BENCH_BROKER="redis")
     from django_q.brokers import get_broker
@@ -100,16 +158,26 @@ def main(args):
     common.analyse()
     port = free_port()
     server = start_gunicorn(port, args.workers)
-    runs = []
+    runs, profilers = [], []
     try:
         load(port, variant, args, "warm", rate=20)  # the workers import on their first requests
         for label, rate in (("closed loop", None), (f"open loop at {args.rate:.0f}/s", args.rate)):
+            if args.profile and not runs:
+                profilers = start_profiles([server], "joins")
             before = StockWaitlist.objects.count()
-            result = load(port, variant, args, label.split()[0] + str(len(runs)), rate)
+            run = partial(load, port, variant, args, label.split()[0] + str(len(runs)), rate)
+            result = measured(server, run)
+            stop(profilers, sig=signal.SIGINT)  # py-spy writes its file on SIGINT
             result["rows_added"] = StockWaitlist.objects.count() - before
             result["label"] = label
+            if profilers:
+                result["profile"] = summarise_profiles(
+                    profilers, root="gunicorn/workers", what="workers", watched=SERVER_FILES
+                )
+                profilers = []
             runs.append(result)
     finally:
+        stop(profilers, sig=signal.SIGINT)
         server.terminate()
         server.wait(timeout=20)
         get_broker().purge_queue()  # the guests' confirmation mails, never sent here
@@ -128,6 +196,19 @@ def main(args):
                 f"{r['max_ms']:.0f}",
                 r["errors"],
                 f"{'yes' if r['rows_added'] == r['ok'] else 'NO'} ({r['rows_added']:,})",
+            )
+            for r in runs
+        ],
+    )
+    print("\nCPU per join, ms (the Redis server's is all of its clients')")
+    components = ("workers", "database", "redis", "load", "total")
+    common.table(
+        ("run", *components, f"joins/s {os.cpu_count()} cores allow"),
+        [
+            (
+                r["label"],
+                *(f"{r['cpu_ms'][name]:.2f}" for name in components),
+                f"{os.cpu_count() * 1000 / r['cpu_ms']['total']:.0f}",
             )
             for r in runs
         ],
