@@ -13,8 +13,9 @@
     smoke     every one of the above that CI runs, at a small size, no timing asserted
     report    the figures of results.json as the tables of docs/dispatch.rst
 
-Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379 (db 5); figures print as
-tables and go to artifacts/bench/results.json. ``python -m benchmarks <what> --help``.
+Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379 (db 5, or BENCH_REDIS_DB);
+figures print as tables and go to artifacts/bench/results.json.
+``python -m benchmarks <what> --help``.
 """
 
 import argparse

@@ -92,7 +92,7 @@ TABLES = (
     ),
     (
         "http",
-        ("run", "joins/s", "p50 ms", "p99 ms", "errors", "rows = successes"),
+        ("run", "joins/s", "p50 ms", "p99 ms", "errors", "rows = successes", "CPU ms/join"),
         lambda r: (
             r["label"],
             f"{r['per_second']:.0f}",
@@ -100,6 +100,7 @@ TABLES = (
             f"{r['p99_ms']:.0f}",
             r["errors"],
             "yes" if r["rows_added"] == r["ok"] else "no",
+            f"{r['cpu_ms']['total']:.1f}" if "cpu_ms" in r else "-",
         ),
     ),
 )
