@@ -10,6 +10,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, router, transaction
 from django.db.models import Q
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -482,11 +483,16 @@ def _entries_in_the_way(subscriber_key, product_key, variant_key, *, count_pendi
 
 
 def _save_new(entry):
-    """``entry.save(force_insert=True)``. Inside a transaction, in a savepoint, so that an
-    ``IntegrityError`` leaves the transaction usable; in autocommit a failed ``INSERT`` leaves
-    nothing to roll back, so the ``BEGIN`` and ``COMMIT`` (two round trips) are spared."""
+    """``entry.save(force_insert=True)`` in a transaction (a savepoint inside one), so that an
+    ``IntegrityError`` leaves it usable and what ``pre_save``/``post_save`` receivers write
+    commits or rolls back with the row. In autocommit with no such receiver the lone
+    ``INSERT`` needs neither, and ``BEGIN`` and ``COMMIT`` (two round trips) are spared."""
     using = router.db_for_write(StockWaitlist, instance=entry)
-    if transaction.get_connection(using).in_atomic_block:
+    if (
+        transaction.get_connection(using).in_atomic_block
+        or pre_save.has_listeners(StockWaitlist)
+        or post_save.has_listeners(StockWaitlist)
+    ):
         with transaction.atomic(using=using):
             entry.save(force_insert=True, using=using)
     else:

@@ -3,6 +3,7 @@ from functools import partial
 import pytest
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_save
 
 from restock_waitlist import jobs, services, signals
 from restock_waitlist.models import RestockEvent, StockWaitlist
@@ -131,6 +132,24 @@ class TestJoinQueries:
             )
         assert created
         assert queued == [("send_confirmation", str(entry.pk))]
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_failing_post_save_receiver_leaves_no_entry(self, variant, monkeypatch):
+        """With a receiver listening, the INSERT and the receiver's work share a transaction."""
+        monkeypatch.setattr(jobs, "enqueue", lambda *args: None)
+
+        def fail(**kwargs):
+            raise RuntimeError("the host's receiver failed")
+
+        post_save.connect(fail, sender=StockWaitlist, dispatch_uid="fail")
+        try:
+            with pytest.raises(RuntimeError):
+                services.join_waitlist(
+                    variant.product_id, str(variant.pk), email="kim@example.com", consent=True
+                )
+        finally:
+            post_save.disconnect(dispatch_uid="fail", sender=StockWaitlist)
+        assert not StockWaitlist.objects.exists()
 
     def test_inside_a_transaction_the_insert_takes_a_savepoint(
         self, variant, django_assert_num_queries
