@@ -38,7 +38,7 @@ from restock_waitlist.conf import app_settings
 from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
 from restock_waitlist.policies import DefaultPolicy, get_policy
-from restock_waitlist.querysets import DISPATCH_ORDER, dispatch_key
+from restock_waitlist.querysets import DISPATCH_ORDER
 
 logger = logging.getLogger("restock_waitlist.dispatch")
 
@@ -174,12 +174,13 @@ def _take_wave(event_id, now):
     return event, event.waves_sent, resumed
 
 
-def run_wave(event_id, continued=False):
+def run_wave(event_id, remaining=None):
     """Claim the event's next wave and enqueue its sends, then schedule the wave after it
     (or, when nobody is left, wait for the sends to end). Safe to repeat.
 
-    A wave claimed for :data:`CLAIM_SECONDS` goes on in a new task (``continued``: its
-    sends so far are enqueued already), so no task outlives the cluster's ``timeout``."""
+    A wave claimed for :data:`CLAIM_SECONDS` goes on in a new task, given the ``remaining``
+    size (its sends so far are enqueued already), so no task outlives the cluster's
+    ``timeout``."""
     now = timezone.now()
     taken = _take_wave(event_id, now)
     if taken is None:
@@ -191,8 +192,8 @@ def run_wave(event_id, continued=False):
     if available <= 0:
         return _end(event, f"Sold out before wave {wave}.")
     plan = plan_wave(event, wave, available)
-    size = plan.size
-    if resumed:
+    size = plan.size if remaining is None else remaining
+    if resumed and remaining is None:
         size -= (
             Notification.objects.filter(event=event, wave=wave)
             .values("subscriber_key")
@@ -213,7 +214,7 @@ def run_wave(event_id, continued=False):
             detail=f"Superseded by restock #{event.pk}.",
         )
         finish_events(superseded)
-    if resumed and not continued:
+    if resumed and remaining is None:
         # The sends of pages claimed before the stall may have been lost with their tasks.
         _enqueue_spans(event, Notification.objects.filter(event=event, wave=wave))
     try:
@@ -361,7 +362,7 @@ def claim_wave(event, wave, size):
         if not first_page and time.monotonic() > deadline:
             # Go on in a new task, due at once (run_due_waves would also resume it).
             dispatching.update(next_wave_at=timezone.now())
-            enqueue("run_wave", event.pk, True)
+            enqueue("run_wave", event.pk, size)
             return CONTINUED
         with transaction.atomic():
             # Locks the event row (a halt, sold out, waits for this page and ends the next)
@@ -437,20 +438,17 @@ def _marks(event):
 
 
 def _take_head(event, head, by_fields):
-    """The entries of ``head`` (ids) still waiting, locked and marked notified by ``event``,
-    in dispatch order: one ``UPDATE ... RETURNING`` on PostgreSQL, else a locking ``SELECT``
-    (of :data:`CLAIM_FIELDS` alone when ``by_fields``) and an ``UPDATE``. A row another
-    transaction holds is waited for; a deadlock (two restocks claiming the same "any
-    variant" waiters) rolls the page back like a wait past :data:`LOCK_WAIT_MS`."""
-    waiting = StockWaitlist.objects.filter(pk__in=head, status=EntryStatus.WAITING)
-    page = statements.update_returning(waiting, _marks(event))
-    if page is None:
-        locked = waiting.order_by("pk")
-        if by_fields:
-            locked = locked.only(*CLAIM_FIELDS)
-        page = list(locked.select_for_update())
-        StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**_marks(event))
-    return sorted(page, key=dispatch_key)
+    """The entries of ``head`` (ids) still waiting, locked (a ``SELECT … FOR UPDATE`` by
+    primary key, of :data:`CLAIM_FIELDS` alone when ``by_fields``) and marked notified by
+    ``event`` (one ``UPDATE`` by primary key), in dispatch order. Both statements read the
+    page's rows by primary key alone: a filter on ``status`` would let PostgreSQL pick its
+    index and read every waiting row of the table."""
+    locked = StockWaitlist.objects.filter(pk__in=head).order_by(*DISPATCH_ORDER)
+    if by_fields:
+        locked = locked.only("status", *CLAIM_FIELDS)
+    page = [entry for entry in locked.select_for_update() if entry.status == EntryStatus.WAITING]
+    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**_marks(event))
+    return page
 
 
 def claim_entries(event, page, mixed=True):

@@ -44,8 +44,10 @@ def insert_if_exists(obj, condition):
 def update_returning(queryset, assignments, related=""):
     """``queryset.update(**assignments)`` that returns the rows it updated, as instances with
     the foreign keys of ``related`` (a ``select_related`` path such as ``"entry__user"``)
-    loaded, in one ``UPDATE ... FROM ... RETURNING`` (in no order). ``None`` where the
-    database cannot return joined rows (only PostgreSQL can): update and select apart.
+    loaded, in one statement (in no order): ``WITH claimed AS (UPDATE … RETURNING …)``, each
+    related row then read by its primary key (a ``LATERAL`` lookup per row, so the planner
+    never scans a related table whole to hash it). ``None`` on databases other than
+    PostgreSQL: update and select apart.
     """
     using = queryset.db
     connection = connections[using]
@@ -55,37 +57,32 @@ def update_returning(queryset, assignments, related=""):
     query = queryset.query.chain(UpdateQuery)
     query.add_update_values(assignments)
     try:
-        sql, params = query.get_compiler(using).as_sql()
+        update_sql, params = query.get_compiler(using).as_sql()
     except EmptyResultSet:
         return []  # e.g. ``pk__in=[]``
-    head, _where, condition = sql.partition(" WHERE ")
     # The chain of models to load: the updated one, then each foreign key's target.
-    model, table = queryset.model, quote(queryset.model._meta.db_table)
-    chain, joins, links = [(model, table, None)], [], []
+    model = queryset.model
+    chain, joins = [(model, "claimed", None)], []
     for depth, name in enumerate(related.split("__") if related else (), start=1):
         field = model._meta.get_field(name)
-        model, alias = field.related_model, quote(f"r{depth}")
-        on = f"{alias}.{quote(field.target_field.column)} = {chain[-1][1]}.{quote(field.column)}"
-        if depth == 1:
-            joins.append(f"{quote(model._meta.db_table)} {alias}")
-            links.append(on)
-        else:
-            kind = "LEFT OUTER JOIN" if field.null else "INNER JOIN"
-            joins.append(f"{kind} {quote(model._meta.db_table)} {alias} ON {on}")
+        model, alias = field.related_model, f"r{depth}"
+        joins.append(
+            f"{'LEFT OUTER' if field.null else 'INNER'} JOIN LATERAL (SELECT * FROM "
+            f"{quote(model._meta.db_table)} WHERE {quote(field.target_field.column)} = "
+            f"{chain[-1][1]}.{quote(field.column)} OFFSET 0) {alias} ON true"
+        )
         chain.append((model, alias, field))
     if any(model._meta.parents for model, _alias, _fk in chain):
         return None  # multi-table inheritance: a model's columns span tables
-    returning = [
+    returning = ", ".join(quote(field.column) for field in queryset.model._meta.concrete_fields)
+    columns = ", ".join(
         f"{alias}.{quote(field.column)}"
         for model, alias, _fk in chain
         for field in model._meta.concrete_fields
-    ]
-    where = " AND ".join(links + ([f"({condition})"] if condition else []))
-    sql = " ".join(
-        [head]
-        + ([f"FROM {' '.join(joins)}"] if joins else [])
-        + ([f"WHERE {where}"] if where else [])
-        + [f"RETURNING {', '.join(returning)}"]
+    )
+    sql = (
+        f"WITH claimed AS ({update_sql} RETURNING {returning}) "
+        f"SELECT {columns} FROM claimed {' '.join(joins)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -31,10 +31,10 @@ def dispatch_restock(event_id):
     dispatch.dispatch_event(event_id)
 
 
-def run_wave(event_id, continued=False):
-    """Send the event's next wave (due, resumed after a stalled worker, or ``continued``
-    from the task that claimed its first pages)."""
-    dispatch.run_wave(event_id, continued)
+def run_wave(event_id, remaining=None):
+    """Send the event's next wave (due, resumed after a stalled worker, or the ``remaining``
+    of one whose first pages another task claimed)."""
+    dispatch.run_wave(event_id, remaining)
 
 
 def send_span(event_id, first_id, last_id):

@@ -276,7 +276,7 @@ def test_a_long_claim_goes_on_in_new_tasks_and_sends_the_wave_once(
     finally:
         signals.restock_wave_sent.disconnect(dispatch_uid="t")
     continued = [task for task in tasks if task[0] == "run_wave"]
-    assert continued == [("run_wave", event.pk, True)] * 2
+    assert continued == [("run_wave", event.pk, 4), ("run_wave", event.pk, 2)]
     spans = [task[2:] for task in tasks if task[0] == "send_span"]
     assert len(spans) == 3 and len({first for first, _last in spans}) == 3  # none twice
     assert notified_ids() == {e.pk for e in entries[:6]}
