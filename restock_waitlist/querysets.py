@@ -257,7 +257,7 @@ class WaitlistQuerySet(CatalogQuerySet):
 
 def _first(*entries):
     """The entry served first of ``entries`` (``None`` ignored), by :data:`DISPATCH_ORDER`."""
-    return min((e for e in entries if e is not None), key=lambda e: (-e.tier, e.created_at, e.id))
+    return min((e for e in entries if e is not None), key=dispatch_key)
 
 
 def _served_before(ahead, variant_key):

@@ -35,7 +35,7 @@ def recount():
         add(entry, entry.variant_key, "waiting")
         other = product_wide.get((entry.subscriber_key, entry.product_key))
         if entry.variant_key and other is not None:
-            later = max(entry, other, key=lambda e: (-e.tier, e.created_at, e.id))
+            later = max(entry, other, key=querysets.dispatch_key)
             add(later, entry.variant_key, "paired")
     keys = {key[:-1] for key in tallies}
     return {key: (tallies[(*key, "waiting")], tallies[(*key, "paired")]) for key in keys}
