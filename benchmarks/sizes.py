@@ -5,7 +5,9 @@ is enqueued on Redis (as in production) and the queue emptied afterwards.
 ``save``: median and 95th percentile of a ``save()`` that restocks the item, its queries,
 and what the app adds to it (the same ``save()`` with the app's stock receivers
 disconnected). ``position``: ``StockWaitlist.objects.position_of`` for the waiter at the
-back, in the middle and at the front of the line, and PostgreSQL's plan for the last.
+back, in the middle and at the front of the line, then for a product-wide ("any variant")
+waiter joining in the middle and one at the back, and PostgreSQL's plan of
+``with_positions()`` for the waiter at the back.
 """
 
 import time
@@ -133,6 +135,22 @@ def run_save(args):
     return 0
 
 
+def product_wide_waiter(variant, beside, name):
+    """A guest waiting for any variant of ``variant``'s product, joined just after ``beside``."""
+    from datetime import timedelta
+
+    from restock_waitlist.models import StockWaitlist
+
+    return StockWaitlist.objects.create(
+        product_key=str(variant.product_id),
+        variant_key="",
+        email=f"any-{name}@example.com",
+        subscriber_key=f"email:any-{name}@example.com",
+        channels=["email"],
+        created_at=beside.created_at + timedelta(microseconds=500),
+    )
+
+
 def run_position(args):
     common.setup(BENCH_BROKER="redis")
     from django.db import connection
@@ -151,14 +169,15 @@ def run_position(args):
             "middle": queue[waiters // 2 : waiters // 2 + 1].get(),
             "back": queue.last(),
         }
-        for where, entry in places.items():
+
+        def measure(where, entry, waiters=waiters):
             # One run first: a query of seconds is not repeated.
             median, p95, queries, position = common.timed(
-                lambda entry=entry: StockWaitlist.objects.position_of(entry), 1
+                lambda: StockWaitlist.objects.position_of(entry), 1
             )
             if median < 2000:
                 median, p95, queries, position = common.timed(
-                    lambda entry=entry: StockWaitlist.objects.position_of(entry), args.repeat
+                    lambda: StockWaitlist.objects.position_of(entry), args.repeat
                 )
             rows.append(
                 (f"{waiters:,}", where, position, f"{median:.2f}", f"{p95:.2f}", len(queries))
@@ -173,6 +192,12 @@ def run_position(args):
                     "queries": len(queries),
                 }
             )
+
+        for where, entry in places.items():
+            measure(where, entry)
+        # Product-wide waiters join once the variant's are measured (they would move them).
+        for where in ("middle", "back"):
+            measure(f"any, {where}", product_wide_waiter(variant, places[where], where))
         sql, params = (
             StockWaitlist.objects.filter(pk=places["back"].pk)
             .with_positions()

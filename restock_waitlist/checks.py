@@ -18,6 +18,7 @@ TAG = "restock_waitlist"
 
 def register():
     checks.register(check_settings, TAG)
+    checks.register(check_queue_tally, TAG, checks.Tags.database)
 
 
 def error(key, message, id_, hint=None):
@@ -85,6 +86,48 @@ def _check_path(key, source, path, target, id_):
             error(key, f"{path!r} leads to {found._meta.label}, not {target._meta.label}.", id_)
         ]
     return []
+
+
+#: The triggers that keep the queue tallies on PostgreSQL (migration 0008).
+TALLY_TRIGGERS = ("insert", "update", "delete", "truncate")
+
+
+def check_queue_tally(app_configs=None, databases=None, **kwargs):
+    """On PostgreSQL, the triggers that keep the queue tallies exist once their migration is
+    recorded: a faked migration would leave every place in line wrong."""
+    from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from restock_waitlist.models import StockWaitlist
+
+    errors = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        if ("restock_waitlist", "0008_queue_tally") not in MigrationRecorder(
+            connection
+        ).applied_migrations():
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = ANY(%s)",
+                [
+                    StockWaitlist._meta.db_table,
+                    [f"restock_waitlist_tally_{event}" for event in TALLY_TRIGGERS],
+                ],
+            )
+            if cursor.fetchone()[0] < len(TALLY_TRIGGERS):
+                errors.append(
+                    checks.Warning(
+                        f"Database {alias!r} lacks the triggers that keep restock_waitlist's "
+                        "queue tallies: places in line shown there are wrong.",
+                        hint="Was migration restock_waitlist 0008 faked? Run 'manage.py migrate "
+                        "restock_waitlist 0007' then 'manage.py migrate restock_waitlist'.",
+                        id="restock_waitlist.W090",
+                    )
+                )
+    return errors
 
 
 def _check_paths(models):

@@ -186,6 +186,44 @@ class StockWaitlist(CatalogItemMixin, models.Model):
         return self.status in self.ACTIVE_STATUSES
 
 
+class QueueTally(models.Model):
+    """How many entries of one item and tier wait in one span of join time, and how many
+    subscribers of a variant's queue wait twice (for the variant and product-wide) with
+    their later entry in that span: what ``position_of()`` sums on PostgreSQL instead of
+    counting the line.
+
+    Kept by triggers on the entry table (migration 0008), so every write counts, from the
+    ORM or not; never written by the app. Two spans: hours, and seconds within the hour.
+    """
+
+    #: The spans of join time tallied, in seconds: an hour, and a second.
+    HOUR, SECOND = 3600, 1
+
+    product_key = models.CharField(max_length=64)
+    span = models.IntegerField()
+    tier = models.SmallIntegerField()
+    #: ``floor(epoch seconds of created_at / span)``.
+    block = models.BigIntegerField()
+    variant_key = models.CharField(max_length=64, blank=True)
+    waiting = models.IntegerField(default=0)
+    #: Subscribers waiting for both this variant and the whole product, counted at the
+    #: later of their two entries in the dispatch order.
+    paired = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # One row per key; its index also serves the sums, by product, span and tier.
+            models.UniqueConstraint(
+                fields=["product_key", "span", "tier", "block", "variant_key"],
+                name="restock_waitlist_one_tally",
+            )
+        ]
+
+    def __str__(self):
+        item = f"{self.product_key}/{self.variant_key or '*'}"
+        return f"{item} tier {self.tier}, {self.span} s block {self.block}"
+
+
 class RestockEvent(CatalogItemMixin, models.Model):
     """A product or variant whose available stock rose above zero, and its dispatch progress."""
 

@@ -1,10 +1,14 @@
 """Querysets for entries and restock events: dispatch order, live positions, catalog prefetch."""
 
+import zoneinfo
+from datetime import UTC, datetime, timedelta
+
 from django.apps import apps
 from django.db import connections, models
 from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.query import ModelIterable
+from django.utils import timezone
 
 WAITING = "waiting"
 ACTIVE = ("pending", "waiting")
@@ -225,54 +229,147 @@ class WaitlistQuerySet(CatalogQuerySet):
     def position_of(self, entry):
         """The 1-based place of ``entry`` in line (as :meth:`with_positions`), or ``None``.
 
-        The same place, counted without a nested query per row: a few counts over the
-        dispatch-order index, from the subscriber's first entry in each queue.
+        The same place, read without a nested query per row: what stands ahead of the
+        subscriber's first entry in each queue, summed from the queue tallies on PostgreSQL
+        (:func:`_tallied_ahead`), counted over the dispatch-order index elsewhere
+        (:func:`_counted_ahead`).
         """
         if entry.status not in ACTIVE:
             return None
         waiting = self.model._default_manager.filter(status=WAITING, product_key=entry.product_key)
         own = {e.variant_key: e for e in waiting.filter(subscriber_key=entry.subscriber_key)}
+        uses_tallies = connections[self.db].vendor == "postgresql"
+        counts = _tallied_ahead if uses_tallies else _counted_ahead
         if entry.variant_key:
             pivot = _first(entry, own.get(""))
-            return _served_before(waiting, entry.variant_key, pivot) + 1
+            ahead = counts(waiting, pivot, [entry.variant_key, ""])
+            return _served_before(ahead, entry.variant_key) + 1
         # A product-wide entry: the nearest place over the variants people wait for, from
         # the subscriber's own entry where it stands ahead of this one.
-        ahead = ahead_of(lambda name: getattr(entry, name))
-        product_wide = waiting.filter(ahead, variant_key="")
         pivots = {key: e for key, e in own.items() if key and _first(entry, e) is e}
-        per_variant = (
-            waiting.exclude(variant_key="")
-            .exclude(variant_key__in=list(pivots))
-            .values("variant_key")
-            .annotate(
-                n=Count("pk", filter=ahead)
-                - Count(
-                    "pk",
-                    filter=ahead
-                    & Q(Exists(product_wide.filter(subscriber_key=OuterRef("subscriber_key")))),
-                )
-            )
-            .values_list("n", flat=True)
-        )
-        ahead_any = product_wide.count()
-        counts = [n + ahead_any for n in per_variant]
-        counts += [_served_before(waiting, key, pivot) for key, pivot in pivots.items()]
-        return min(counts, default=ahead_any) + 1
+        ahead = counts(waiting, entry, None)
+        places = [_served_before(ahead, key) for key in ahead if key and key not in pivots]
+        places += [
+            _served_before(counts(waiting, pivot, [key, ""]), key) for key, pivot in pivots.items()
+        ]
+        return min(places, default=ahead.get("", (0, 0))[0]) + 1
 
 
 def _first(*entries):
     """The entry served first of ``entries`` (``None`` ignored), by :data:`DISPATCH_ORDER`."""
-    return min((e for e in entries if e is not None), key=lambda e: (-e.tier, e.created_at, e.id))
+    return min((e for e in entries if e is not None), key=dispatch_key)
 
 
-def _served_before(waiting, variant_key, pivot):
-    """Subscribers served before ``pivot`` by a restock of ``variant_key``, the pivot being
-    its subscriber's first entry in that queue: entries ahead (one index-only count), less
-    one for each subscriber with both a variant and a product-wide entry ahead."""
-    queue = waiting.filter(variant_key__in=(variant_key, "")).filter(
-        ahead_of(lambda name: getattr(pivot, name))
+def _served_before(ahead, variant_key):
+    """Subscribers a restock of ``variant_key`` serves before the pivot of ``ahead``: the
+    variant's entries and the product-wide ones ahead, each subscriber with both counted once."""
+    entries, pairs = ahead.get(variant_key, (0, 0))
+    return entries + ahead.get("", (0, 0))[0] - pairs
+
+
+def _counted_ahead(waiting, pivot, variant_keys):
+    """``{variant_key: (entries ahead of pivot, pairs ahead)}`` for every variant of
+    ``waiting`` (or of ``variant_keys``) and ``""``, counted from the entries; a pair is a
+    subscriber with a variant's and a product-wide entry both ahead, counted for the variant."""
+    if variant_keys is not None:
+        waiting = waiting.filter(variant_key__in=variant_keys)
+    ahead = ahead_of(lambda name: getattr(pivot, name))
+    product_wide_ahead = waiting.filter(ahead, variant_key="")
+    rows = (
+        waiting.values("variant_key")
+        .annotate(
+            entries=Count("pk", filter=ahead),
+            pairs=Count(
+                "pk",
+                filter=ahead
+                & ~Q(variant_key="")
+                & Q(Exists(product_wide_ahead.filter(subscriber_key=OuterRef("subscriber_key")))),
+            ),
+        )
+        .values_list("variant_key", "entries", "pairs")
     )
-    twice = queue.filter(variant_key="").filter(
-        Exists(queue.filter(variant_key=variant_key, subscriber_key=OuterRef("subscriber_key")))
+    return {key: (entries, pairs) for key, entries, pairs in rows}
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _tallied_ahead(waiting, pivot, variant_keys):
+    """:func:`_counted_ahead` in one query on PostgreSQL: the queue tallies of whole hours
+    ahead of the pivot and of its hour's whole seconds ahead of it, and the entries ahead
+    within its own second (``migrations/0008_queue_tally.py`` keeps the tallies)."""
+    from restock_waitlist.models import QueueTally
+
+    connection = connections[waiting.db]
+    joined = pivot.created_at
+    if timezone.is_naive(joined):  # USE_TZ = False: the database reads it in TIME_ZONE
+        joined = timezone.make_aware(joined, zoneinfo.ZoneInfo(connection.timezone_name))
+    # As the triggers bucket join times: floor(epoch seconds / span).
+    second = (joined - EPOCH) // timedelta(seconds=QueueTally.SECOND)
+    sql = TALLIED_AHEAD.format(
+        tally=QueueTally._meta.db_table, entries=waiting.model._meta.db_table
     )
-    return queue.count() - twice.count()
+    params = {
+        "product": pivot.product_key,
+        "variants": variant_keys,
+        "tier": pivot.tier,
+        "created_at": pivot.created_at,
+        "id": pivot.id,
+        "hour": QueueTally.HOUR,
+        "second": QueueTally.SECOND,
+        "hour_block": second * QueueTally.SECOND // QueueTally.HOUR,
+        "second_block": second,
+        "second_start": EPOCH + timedelta(seconds=second * QueueTally.SECOND),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {key: (entries, pairs) for key, entries, pairs in cursor.fetchall()}
+
+
+#: The SQL of :func:`_tallied_ahead`: ``(variant_key, entries ahead, pairs ahead)`` for each
+#: variant with a tally (people wait for it), or each of ``%(variants)s``. The pivot's hour
+#: and second are constants, so the planner sees how few rows they bound.
+TALLIED_AHEAD = """
+WITH tallied AS (
+    SELECT t.variant_key,
+           coalesce(sum(t.waiting) FILTER (WHERE t.span = %(second)s OR t.tier > %(tier)s
+               OR (t.tier = %(tier)s AND t.block < %(hour_block)s)), 0) AS entries,
+           coalesce(sum(t.paired) FILTER (WHERE t.span = %(second)s OR t.tier > %(tier)s
+               OR (t.tier = %(tier)s AND t.block < %(hour_block)s)), 0) AS pairs
+    FROM {tally} t
+    WHERE t.product_key = %(product)s
+      AND (%(variants)s::text[] IS NULL OR t.variant_key = ANY (%(variants)s::text[]))
+      AND (t.span = %(hour)s
+           OR (t.span = %(second)s AND t.tier = %(tier)s
+               AND t.block >= %(hour_block)s * %(hour)s / %(second)s
+               AND t.block < %(second_block)s))
+    GROUP BY t.variant_key
+), in_second AS (
+    SELECT y.* FROM {entries} y
+    WHERE y.product_key = %(product)s
+      AND y.variant_key = ANY (ARRAY(SELECT variant_key FROM tallied))
+      AND y.status = 'waiting' AND y.tier = %(tier)s
+      AND y.created_at >= %(second_start)s AND y.created_at <= %(created_at)s
+      AND (y.created_at, y.id) < (%(created_at)s, %(id)s::uuid)
+), pairs_in_second AS (
+    -- The other entry of each subscriber of the second who waits twice, if it stands
+    -- ahead: one index probe per entry of the second (OFFSET 0 keeps the planner from
+    -- turning the probes into a join over the whole line).
+    SELECT partner.variant_key, count(*) AS pairs
+    FROM in_second y, LATERAL (
+        SELECT CASE WHEN y.variant_key = '' THEN z.variant_key ELSE y.variant_key END
+        FROM {entries} z
+        WHERE z.subscriber_key = y.subscriber_key AND z.product_key = y.product_key
+          AND z.status = 'waiting' AND (z.variant_key = '') <> (y.variant_key = '')
+          AND z.variant_key = ANY (ARRAY(SELECT variant_key FROM tallied))
+          AND (-z.tier, z.created_at, z.id) < (-y.tier, y.created_at, y.id)
+        OFFSET 0
+    ) AS partner (variant_key)
+    GROUP BY 1
+)
+SELECT t.variant_key,
+       t.entries + (SELECT count(*) FROM in_second y WHERE y.variant_key = t.variant_key),
+       t.pairs + coalesce((SELECT p.pairs FROM pairs_in_second p
+                           WHERE p.variant_key = t.variant_key), 0)
+FROM tallied t
+"""

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from restock_waitlist.checks import check_settings
+from restock_waitlist.checks import check_queue_tally, check_settings
 from tests import settings as test_settings
 
 
@@ -232,3 +232,16 @@ def test_demand_misconfiguration_names_the_key(settings, override, error_id, key
 def test_no_daily_reports_is_allowed(settings):
     settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "FORECAST_SCHEDULE": None}
     assert check_settings() == []
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_missing_queue_tally_triggers_are_a_warning():
+    from django.db import connection
+
+    assert check_queue_tally(databases=["default"]) == []
+    with connection.cursor() as cursor:  # as a faked migration leaves it; rolled back
+        cursor.execute(
+            "DROP TRIGGER restock_waitlist_tally_update ON restock_waitlist_stockwaitlist"
+        )
+    assert [w.id for w in check_queue_tally(databases=["default"])] == ["restock_waitlist.W090"]

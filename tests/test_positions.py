@@ -9,13 +9,14 @@ through django-q2 in sync mode, notify the waiters in exactly the order of their
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from restock_waitlist import services
-from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
+from restock_waitlist.models import Notification, QueueTally, RestockEvent, StockWaitlist
 from restock_waitlist.policies import DefaultPolicy
 from tests import factories
 from tests.testshop.models import StockLevel
@@ -79,8 +80,13 @@ def shown_positions(entries):
     shown = {}
     for entry in entries:
         entry.refresh_from_db()
-        position = services.waitlist_position(entry)
+        with CaptureQueriesContext(connection) as queries:
+            position = services.waitlist_position(entry)
         assert annotated[entry.pk] == position
+        if position is not None:
+            # PostgreSQL sums the queue tallies; other databases count the entries.
+            tallied = any(QueueTally._meta.db_table in q["sql"] for q in queries)
+            assert tallied == (connection.vendor == "postgresql")
         if position is not None:
             shown.setdefault(entry.subscriber_key, set()).add(position)
     return shown
@@ -144,6 +150,23 @@ def test_a_product_wide_entry_with_no_variant_waiters(variant):
     join(factories.UserFactory(), variant, any_variant=True, minute=0)
     mine = join(factories.UserFactory(), variant, any_variant=True, minute=1)
     assert services.waitlist_position(mine) == 2
+
+
+@pytest.mark.parametrize("line", [3, 30])
+def test_a_place_is_read_in_as_many_queries_however_long_the_line(
+    variant, line, django_assert_num_queries
+):
+    """One query for the subscriber's own entries, one per entry whose place is read (the
+    entry itself, and each of the subscriber's variant entries ahead of a product-wide one)."""
+    for minute in range(line):
+        join(factories.UserFactory(), variant, any_variant=minute % 3 == 0, minute=minute)
+    ann = factories.UserFactory()
+    mine = join(ann, variant, minute=line)
+    with django_assert_num_queries(2):
+        assert services.waitlist_position(mine) == line + 1
+    product_wide = join(ann, variant, any_variant=True, minute=line + 1)
+    with django_assert_num_queries(3):
+        assert services.waitlist_position(product_wide) == line + 1
 
 
 def test_a_pending_entry_is_shown_the_place_it_will_take(variant):
