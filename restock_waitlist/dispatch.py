@@ -75,6 +75,12 @@ LOCKED_RETRY = timedelta(seconds=10)
 #: PostgreSQL errors that mean "a row was held": lock_timeout, deadlock.
 LOCK_ERRORS = {"55P03", "40P01"}
 
+#: Seconds a worker reuses an event's product and variant across its send tasks (two
+#: queries a task saved): a product renamed or deleted mid-wave shows in messages at most
+#: this much later (a deleted product's stock, if it goes too, stops the wave at once).
+CATALOG_TTL = 30
+_catalogs = {}  # (event id, created at) -> (product, variant, when read)
+
 #: The error kept on a send put back in line after its worker's lease ran out.
 REQUEUED = "Re-queued: the worker stopped while sending."
 
@@ -596,9 +602,10 @@ def _row(entry, event, wave, channel, now, due=None):
 def send_span(event_id, first_id, last_id):
     """Send the event's due ``queued`` notifications with ids from ``first_id`` to
     ``last_id``; the stock is read again first. Safe to repeat."""
-    event = RestockEvent.objects.with_catalog().filter(pk=event_id).first()
+    event = RestockEvent.objects.filter(pk=event_id).first()
     if event is None or event.status == EventStatus.SKIPPED:
         return 0
+    _load_catalog(event)
     if event.product is None:
         # The shop deleted the product mid-wave: nothing more is sent.
         _halt(event, "The product no longer exists.")
@@ -611,6 +618,19 @@ def send_span(event_id, first_id, last_id):
         event_id=event_id, pk__gte=first_id, pk__lte=last_id
     )
     return deliver(notifications, events={event.pk: event})
+
+
+def _load_catalog(event):
+    """Give ``event`` its product and variant, read once per worker and event for
+    :data:`CATALOG_TTL` seconds: a wave's send tasks in one worker share them."""
+    now = time.monotonic()
+    key = (event.pk, event.created_at)
+    if key not in _catalogs or now - _catalogs[key][2] > CATALOG_TTL:
+        for stale in [k for k, (_p, _v, read) in _catalogs.items() if now - read > CATALOG_TTL]:
+            del _catalogs[stale]
+        prefetch_catalog([event])
+        _catalogs[key] = (event.product, event.variant, now)
+    event._product_cache, event._variant_cache, _read = _catalogs[key]
 
 
 def send_notifications(notification_ids):

@@ -69,6 +69,14 @@ def gadget_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def fresh_catalogs():
+    """The products and variants a worker keeps for its send tasks: none from other tests."""
+    from restock_waitlist import dispatch
+
+    dispatch._catalogs.clear()
+
+
+@pytest.fixture(autouse=True)
 def fresh_limits():
     """Rate-limit counters live in the cache; each test starts with none."""
     cache.clear()

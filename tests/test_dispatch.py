@@ -588,6 +588,24 @@ def test_queries_per_send_task_do_not_grow_with_its_size(variant, monkeypatch):
     assert send_queries(variant, 5, monkeypatch) == send_queries(other, 40, monkeypatch) <= 10
 
 
+def test_a_workers_send_tasks_share_the_events_product_and_variant(settings, variant, monkeypatch):
+    configure(settings, CHUNK_SIZE=2)
+    _entries, spans = claimed_wave(variant, 6, monkeypatch)
+    assert len(spans) == 3
+    catalog = ("testshop_product", "testshop_variant")
+
+    def catalog_reads(span):
+        with CaptureQueriesContext(connection) as queries:
+            assert dispatch.send_span(*span) == 2
+        return sum(any(table in q["sql"].split("WHERE")[0] for table in catalog) for q in queries)
+
+    # The stock's query joins the variant; the catalog's read it alone.
+    first = catalog_reads(spans[0])
+    assert catalog_reads(spans[1]) == first - 2
+    monkeypatch.setattr(dispatch, "CATALOG_TTL", -1)  # read again once it is older
+    assert catalog_reads(spans[2]) == first
+
+
 def test_queries_per_send_task_with_push_and_sms_are_constant_too(
     flaky_channels, variant, monkeypatch
 ):
