@@ -378,11 +378,10 @@ def claim_wave(event, wave, size):
             _wait_briefly_for_locks()
             wanted = min(page_size, size)
             head = StockWaitlist.objects.head_of_queue(event.product_key, event.variant_key, wanted)
-            page = _take_head(event, head, by_fields)
+            page = _lock_head(head, by_fields)
             if not page:
                 return False
-            carriers = _carriers(page)
-            _mark_other_entries(event, page, mixed)
+            carriers = claim_entries(event, page, mixed)
             queued = create_notifications(event, wave, carriers)
         if first_page and len(page) >= CLAIM_PAGE:
             _refresh_statistics()
@@ -438,61 +437,46 @@ def _refresh_statistics():
             cursor.execute(f"ANALYZE {', '.join(quote(table) for table in tables)}")
 
 
-def _marks(event):
-    """The fields an entry takes when ``event`` claims it."""
-    return {"status": EntryStatus.NOTIFIED, "notified_at": timezone.now(), "notified_by": event}
-
-
-def _take_head(event, head, by_fields):
-    """The entries of ``head`` (ids) still waiting, locked (a ``SELECT … FOR UPDATE`` by
-    primary key, of :data:`CLAIM_FIELDS` alone when ``by_fields``) and marked notified by
-    ``event`` (one ``UPDATE`` by primary key), in dispatch order. Both statements read the
-    page's rows by primary key alone: a filter on ``status`` would let PostgreSQL pick its
-    index and read every waiting row of the table."""
+def _lock_head(head, by_fields):
+    """The entries of ``head`` (ids) still waiting, locked, in dispatch order: one
+    ``SELECT … FOR UPDATE`` by primary key alone (of :data:`CLAIM_FIELDS` when
+    ``by_fields``). No filter on ``status``: PostgreSQL would read every waiting row of the
+    table through its index; rows no longer waiting drop out here."""
     locked = StockWaitlist.objects.filter(pk__in=head).order_by(*DISPATCH_ORDER)
     if by_fields:
         locked = locked.only("status", *CLAIM_FIELDS)
-    page = [entry for entry in locked.select_for_update() if entry.status == EntryStatus.WAITING]
-    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**_marks(event))
-    return page
+    return [entry for entry in locked.select_for_update() if entry.status == EntryStatus.WAITING]
 
 
 def claim_entries(event, page, mixed=True):
     """Mark the page's entries (locked, waiting) notified by ``event`` in one ``UPDATE`` by
     primary key and, when the queue is ``mixed``, their subscribers' other entry this
-    restock serves; the entry each subscriber is notified through, in dispatch order."""
-    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**_marks(event))
-    _mark_other_entries(event, page, mixed)
-    return _carriers(page)
+    restock serves; the entry each subscriber is notified through, in dispatch order.
 
-
-def _carriers(page):
-    """The entry each subscriber of ``page`` (in dispatch order) is notified through: once,
-    through the variant's entry when the page holds both theirs and "any variant"."""
+    A subscriber waiting for the variant and for "any variant" is claimed once, through
+    the variant's entry when the page holds it.
+    """
     carriers = {}
     for entry in page:
         held = carriers.get(entry.subscriber_key)
         if held is None or (not held.variant_key and entry.variant_key):
             carriers[entry.subscriber_key] = entry
+    marks = {"status": EntryStatus.NOTIFIED, "notified_at": timezone.now(), "notified_by": event}
+    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**marks)
+    if mixed and event.variant_key:
+        # Their other entry, wherever it stands: found through the one-active-entry index.
+        others = {"": [], event.variant_key: []}
+        for entry in page:
+            others[event.variant_key if not entry.variant_key else ""].append(entry.subscriber_key)
+        for variant_key, subscribers in others.items():
+            if subscribers:
+                StockWaitlist.objects.filter(
+                    subscriber_key__in=subscribers,
+                    product_key=event.product_key,
+                    variant_key=variant_key,
+                    status=EntryStatus.WAITING,
+                ).update(**marks)
     return list(carriers.values())
-
-
-def _mark_other_entries(event, page, mixed):
-    """When the queue is ``mixed``, mark notified the page's subscribers' other entry this
-    restock serves, wherever it stands (found through the one-active-entry index)."""
-    if not (mixed and event.variant_key):
-        return
-    others = {"": [], event.variant_key: []}
-    for entry in page:
-        others[event.variant_key if not entry.variant_key else ""].append(entry.subscriber_key)
-    for variant_key, subscribers in others.items():
-        if subscribers:
-            StockWaitlist.objects.filter(
-                subscriber_key__in=subscribers,
-                product_key=event.product_key,
-                variant_key=variant_key,
-                status=EntryStatus.WAITING,
-            ).update(**_marks(event))
 
 
 def create_notifications(event, wave, entries):
