@@ -10,6 +10,8 @@ from django.db.models.functions import Coalesce
 from django.db.models.query import ModelIterable
 from django.utils import timezone
 
+from restock_waitlist.prepared import Bind, prepared
+
 WAITING = "waiting"
 ACTIVE = ("pending", "waiting")
 NOTIFIED, PURCHASED = "notified", "purchased"
@@ -134,6 +136,20 @@ class WaitlistQuerySet(CatalogQuerySet):
         return (
             self.waiting().filter(item_filter(product_key, variant_key)).order_by(*DISPATCH_ORDER)
         )
+
+    def anyone_waiting_sql(self, product_key, variant_key=""):
+        """``(sql, params)`` of one entry :meth:`waiting_for_restock` gives, for an ``EXISTS``
+        (the restock's check, in the merchant's ``save()``): compiled once per connection
+        (:mod:`restock_waitlist.prepared`), 0.01 ms of CPU instead of 0.7."""
+        field = self.model._meta.get_field
+
+        def build():
+            variant = Bind("variant", field("variant_key")) if variant_key else ""
+            queue = self.waiting_for_restock(Bind("product", field("product_key")), variant)
+            return queue.order_by().values("pk")[:1]
+
+        query = prepared(("anyone_waiting", bool(variant_key)), build, using=self.db)
+        return query.sql_with(product=product_key, variant=variant_key)
 
     def head_of_queue(self, product_key, variant_key, count):
         """The ids of the first ``count`` entries of :meth:`waiting_for_restock`, read from

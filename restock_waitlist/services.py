@@ -574,7 +574,8 @@ def detect_restock(product_key, variant_key, before, after):
     """Record a restock when an item's stock rose from none to some and people wait for it."""
     if before > 0 or after <= 0:
         return None
-    waiters = StockWaitlist.objects.waiting_for_restock(product_key, variant_key)
+    using = router.db_for_write(RestockEvent)
+    waiters = StockWaitlist.objects.db_manager(using).anyone_waiting_sql(product_key, variant_key)
     return _create_restock_event(
         product_key, variant_key, after, before, RestockEvent.Source.STOCK_SAVE, if_any=waiters
     )
@@ -583,8 +584,8 @@ def detect_restock(product_key, variant_key, before, after):
 def _create_restock_event(
     product_key, variant_key, quantity, previous_quantity, source, *, if_any=None
 ):
-    """The new event, announced on commit; ``None`` when ``if_any`` (a queryset) is empty,
-    checked in the same statement as the insert."""
+    """The new event, announced on commit; ``None`` when ``if_any`` (a queryset, or its
+    ``(sql, params)``) has no row, checked in the same statement as the insert."""
     event = RestockEvent(
         product_key=product_key,
         variant_key=variant_key,

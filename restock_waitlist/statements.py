@@ -2,30 +2,35 @@
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
+from django.db.models import QuerySet
 from django.db.models.sql import UpdateQuery
 
 
 def insert_if_exists(obj, condition):
-    """Insert the new ``obj`` only if ``condition`` (a queryset) has a row; whether it did.
+    """Insert the new ``obj`` only if ``condition`` has a row; whether it did.
 
-    One ``INSERT ... SELECT ... WHERE EXISTS (...) RETURNING`` where the database returns
-    inserted rows (PostgreSQL, SQLite, MariaDB), else the check and the insert apart. No
-    model signals are sent, as for ``bulk_create``.
+    ``condition`` is a queryset, or ``(sql, params)`` of a query for the database ``obj``
+    is written to. One ``INSERT ... SELECT ... WHERE EXISTS (...) RETURNING`` where the
+    database returns inserted rows (PostgreSQL, SQLite, MariaDB), else the check and the
+    insert apart. No model signals are sent, as for ``bulk_create``.
     """
     model = type(obj)
     using = router.db_for_write(model, instance=obj)
     connection = connections[using]
+    if isinstance(condition, QuerySet):
+        query = condition.using(using).order_by().values("pk")[:1].query
+        condition = query.get_compiler(using).as_sql()
+    exists_sql, exists_params = condition
     if not connection.features.can_return_columns_from_insert:
-        if not condition.using(using).exists():
-            return False
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT EXISTS ({exists_sql})", exists_params)
+            if not cursor.fetchone()[0]:
+                return False
         obj.save(force_insert=True, using=using)
         return True
     meta, quote = model._meta, connection.ops.quote_name
     fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
     values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-    exists_sql, exists_params = (
-        condition.using(using).order_by().values("pk")[:1].query.get_compiler(using).as_sql()
-    )
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"SELECT {', '.join(['%s'] * len(fields))} WHERE EXISTS ({exists_sql}) "
