@@ -31,7 +31,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from restock_waitlist import channels as registry
-from restock_waitlist import services, signals, statements
+from restock_waitlist import links, services, signals, statements
 from restock_waitlist.adapters import get_adapter, prefetch_catalog
 from restock_waitlist.channels.base import Outgoing, Result
 from restock_waitlist.conf import app_settings
@@ -743,7 +743,8 @@ def _send(channel_name, rows):
     if unsendable:
         yield unsendable
     if outgoing:
-        yield from channel.send_stream(outgoing)
+        with links.fixed_configuration():
+            yield from channel.send_stream(outgoing)
 
 
 def _record(rows, results, fallbacks):

@@ -76,3 +76,18 @@ def test_the_purchase_link_counts_its_click(client):
     assert url.startswith("https://shop.example/waitlist/r/")
     token = url.rstrip("/").rsplit("/", 1)[1]
     assert tokens.notification_id_from_token(token) == 42
+
+
+def test_inside_a_fixed_configuration_links_keep_the_configuration_they_started_with(
+    settings, variant, frozen_time
+):
+    entry = factories.EntryFactory(variant=variant)
+    outside = links.unsubscribe_url(entry)
+    with links.fixed_configuration():
+        assert links.unsubscribe_url(entry) == outside
+        settings.RESTOCK_WAITLIST = {**settings.RESTOCK_WAITLIST, "SITE_URL": "https://b.example/"}
+        assert links.unsubscribe_url(entry) == outside  # read once, at the view's first link
+        assert links.click_url(42).startswith("https://b.example/waitlist/r/")
+        with links.fixed_configuration():  # nested: the same links
+            assert links.unsubscribe_url(entry) == outside
+    assert links.unsubscribe_url(entry).startswith("https://b.example/waitlist/")
