@@ -39,6 +39,7 @@ from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, RestockEvent, RestockWave, StockWaitlist
 from restock_waitlist.policies import DefaultPolicy, get_policy
 from restock_waitlist.querysets import DISPATCH_ORDER
+from restock_waitlist.statements import one_of
 
 logger = logging.getLogger("restock_waitlist.dispatch")
 
@@ -442,7 +443,7 @@ def _lock_head(head, by_fields):
     ``SELECT … FOR UPDATE`` by primary key alone (of :data:`CLAIM_FIELDS` when
     ``by_fields``). No filter on ``status``: PostgreSQL would read every waiting row of the
     table through its index; rows no longer waiting drop out here."""
-    locked = StockWaitlist.objects.filter(pk__in=head).order_by(*DISPATCH_ORDER)
+    locked = StockWaitlist.objects.filter(one_of("pk", head)).order_by(*DISPATCH_ORDER)
     if by_fields:
         locked = locked.only("status", *CLAIM_FIELDS)
     return [entry for entry in locked.select_for_update() if entry.status == EntryStatus.WAITING]
@@ -462,7 +463,7 @@ def claim_entries(event, page, mixed=True):
         if held is None or (not held.variant_key and entry.variant_key):
             carriers[entry.subscriber_key] = entry
     marks = {"status": EntryStatus.NOTIFIED, "notified_at": timezone.now(), "notified_by": event}
-    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in page]).update(**marks)
+    StockWaitlist.objects.filter(one_of("pk", [entry.pk for entry in page])).update(**marks)
     if mixed and event.variant_key:
         # Their other entry, wherever it stands: found through the one-active-entry index.
         others = {"": [], event.variant_key: []}
@@ -471,7 +472,7 @@ def claim_entries(event, page, mixed=True):
         for variant_key, subscribers in others.items():
             if subscribers:
                 StockWaitlist.objects.filter(
-                    subscriber_key__in=subscribers,
+                    one_of("subscriber_key", subscribers),
                     product_key=event.product_key,
                     variant_key=variant_key,
                     status=EntryStatus.WAITING,
@@ -555,10 +556,14 @@ def _insert_notifications(event, wave, entry_ids, channel, due, status, error, n
     )
     pk = entries.pk
     ids = [pk.get_db_prep_value(entry_id, connection) for entry_id in entry_ids]
+    if connection.vendor == "postgresql":
+        among, ids = "= ANY(%s)", [ids]  # one array parameter (statements.AnyOf)
+    else:
+        among = f"IN ({', '.join(['%s'] * len(ids))})"
     sql = (
         f"INSERT INTO {quote(notifications.db_table)} ({columns}) "
         f"SELECT {', '.join(values.values())} FROM {quote(entries.db_table)} "
-        f"WHERE {quote(pk.column)} IN ({', '.join(['%s'] * len(ids))}) "
+        f"WHERE {quote(pk.column)} {among} "
         f"ORDER BY {order} ON CONFLICT DO NOTHING RETURNING {quote(notifications.pk.column)}"
     )
     with connection.cursor() as cursor:
@@ -806,31 +811,34 @@ def _save_results(rows, now):
 
 
 def _update_sent(rows, now):
-    """``status = 'sent'`` and each row's message id, in one statement (PostgreSQL, and
-    SQLite 3.33+: both name a ``VALUES`` list's columns ``column1``, ``column2``)."""
+    """``status = 'sent'`` and each row's message id, in one statement: the ids and message
+    ids as two arrays on PostgreSQL (two parameters, not two per row), a ``VALUES`` list
+    elsewhere (SQLite 3.33+ names its columns ``column1``, ``column2``, as PostgreSQL does)."""
     meta, quote = Notification._meta, connection.ops.quote_name
     table = quote(meta.db_table)
 
     def column(name):
         return quote(meta.get_field(name).column)
 
-    values = ", ".join(["(%s, %s)"] * len(rows))
     pk = f"{table}.{column('id')}"
+    ids, message_ids = [row.pk for row in rows], [row.provider_message_id for row in rows]
+    if connection.vendor == "postgresql":
+        pairs = "unnest(%s::bigint[], %s::text[]) AS v (column1, column2)"
+        among, values = "= ANY(%s)", [ids, message_ids, ids]
+    else:
+        pairs = f"(VALUES {', '.join(['(%s, %s)'] * len(rows))}) AS v"
+        among = f"IN ({', '.join(['%s'] * len(rows))})"
+        values = [value for row in rows for value in (row.pk, row.provider_message_id)] + ids
     sql = (
         f"UPDATE {table} SET {column('status')} = %s, {column('sent_at')} = %s, "
         f"{column('updated_at')} = %s, {column('error')} = '', "
         f"{column('next_attempt_at')} = NULL, {column('provider_message_id')} = v.column2 "
-        f"FROM (VALUES {values}) AS v "
         # The id list lets the primary key drive the join, not a scan of the table.
-        f"WHERE {pk} IN ({', '.join(['%s'] * len(rows))}) AND {pk} = v.column1"
+        f"FROM {pairs} WHERE {pk} {among} AND {pk} = v.column1"
     )
     at = connection.ops.adapt_datetimefield_value(now)
-    params = [SendStatus.SENT.value, at, at]
-    for row in rows:
-        params += [row.pk, row.provider_message_id]
-    params += [row.pk for row in rows]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [SendStatus.SENT.value, at, at, *values])
 
 
 def _next_channel(row, now, policy):

@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import F
 
 from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
-from restock_waitlist.statements import insert_if_exists, update_returning
+from restock_waitlist.statements import insert_if_exists, one_of, update_returning
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +95,27 @@ def test_update_returning_without_joins_or_rows(variant, django_assert_num_queri
     with django_assert_num_queries(1):
         rows = update_returning(StockWaitlist.objects.filter(pk=entry.pk), {"tier": 1})
     assert [(row.pk, row.tier) for row in rows] == [(entry.pk, 1)]
+
+
+@pytest.mark.parametrize("field", ["pk", "subscriber_key"])
+def test_one_of_filters_as_in_does_with_one_parameter_on_postgresql(variant, field):
+    entries = factories.EntryFactory.create_batch(4, variant=variant)
+    wanted = [getattr(entry, field) for entry in entries[:3]]
+    chosen = StockWaitlist.objects.filter(one_of(field, wanted))
+    assert set(chosen) == set(StockWaitlist.objects.filter(**{f"{field}__in": wanted}))
+    assert len(set(chosen)) == 3
+    assert not StockWaitlist.objects.filter(one_of(field, [])).exists()
+    sql, params = chosen.query.sql_with_params()
+    if connection.vendor == "postgresql":
+        assert "= ANY(" in sql and len(params) == 1
+    else:
+        assert len(params) == 3
+
+
+def test_one_of_in_an_update(variant):
+    entries = factories.EntryFactory.create_batch(3, variant=variant)
+    updated = StockWaitlist.objects.filter(one_of("pk", [e.pk for e in entries[:2]])).update(
+        tier=F("tier") + 1
+    )
+    assert updated == 2
+    assert sorted(StockWaitlist.objects.values_list("tier", flat=True)) == [0, 1, 1]
