@@ -59,16 +59,11 @@ CLAIM_PAGE = 5000
 CLAIM_SECONDS = 30
 #: What :func:`claim_wave` returns when the claim goes on in a new task.
 CONTINUED = "continued"
-#: The entry fields a wave's claim loads when the policy decides as the default one does.
-CLAIM_FIELDS = (
-    "id",
-    "subscriber_key",
-    "variant_key",
-    "tier",
-    "created_at",
-    "channels",
-    "time_zone",
-)
+#: The entry fields a wave's claim loads when the policy decides as the default one does:
+#: what it reads (a subscriber once, the channels and quiet hours), not the order's
+#: ``tier`` and ``created_at`` (the database orders the page; parsing ``created_at`` was a
+#: sixth of the page's CPU).
+CLAIM_FIELDS = ("id", "subscriber_key", "variant_key", "channels", "time_zone")
 #: How long a wave's claim waits for a waiter's row another transaction holds (PostgreSQL)
 #: before it stops and leaves the wave to the next pass, :data:`LOCKED_RETRY` later.
 LOCK_WAIT_MS = 2000
