@@ -24,6 +24,7 @@ that a task run twice, or re-enqueued from the rows, repeats harmlessly.
 import logging
 import time
 import uuid
+from collections import namedtuple
 from datetime import timedelta
 
 from django.db import OperationalError, connection, transaction
@@ -63,7 +64,15 @@ CONTINUED = "continued"
 #: what it reads (a subscriber once, the channels and quiet hours), not the order's
 #: ``tier`` and ``created_at`` (the database orders the page; parsing ``created_at`` was a
 #: sixth of the page's CPU).
-CLAIM_FIELDS = ("id", "subscriber_key", "variant_key", "channels", "time_zone")
+CLAIM_FIELDS = ("pk", "subscriber_key", "variant_key", "channels", "time_zone")
+
+
+class ClaimedEntry(namedtuple("ClaimedEntry", CLAIM_FIELDS)):
+    """An entry of a wave's page as the default policy reads it: a tuple, half the CPU of
+    a model instance (a page holds thousands)."""
+
+    __slots__ = ()
+
 #: How long a wave's claim waits for a waiter's row another transaction holds (PostgreSQL)
 #: before it stops and leaves the wave to the next pass, :data:`LOCKED_RETRY` later.
 LOCK_WAIT_MS = 2000
@@ -435,13 +444,18 @@ def _refresh_statistics():
 
 def _lock_head(head, by_fields):
     """The entries of ``head`` (ids) still waiting, locked, in dispatch order: one
-    ``SELECT … FOR UPDATE`` by primary key alone (of :data:`CLAIM_FIELDS` when
+    ``SELECT … FOR UPDATE`` by primary key alone (as :class:`ClaimedEntry` tuples when
     ``by_fields``). No filter on ``status``: PostgreSQL would read every waiting row of the
     table through its index; rows no longer waiting drop out here."""
-    locked = StockWaitlist.objects.filter(one_of("pk", head)).order_by(*DISPATCH_ORDER)
+    locked = (
+        StockWaitlist.objects.filter(one_of("pk", head))
+        .order_by(*DISPATCH_ORDER)
+        .select_for_update()
+    )
     if by_fields:
-        locked = locked.only("status", *CLAIM_FIELDS)
-    return [entry for entry in locked.select_for_update() if entry.status == EntryStatus.WAITING]
+        rows = locked.values_list("status", *CLAIM_FIELDS)
+        return [ClaimedEntry(*row[1:]) for row in rows if row[0] == EntryStatus.WAITING]
+    return [entry for entry in locked if entry.status == EntryStatus.WAITING]
 
 
 def claim_entries(event, page, mixed=True):
