@@ -73,6 +73,7 @@ class ClaimedEntry(namedtuple("ClaimedEntry", CLAIM_FIELDS)):
 
     __slots__ = ()
 
+
 #: How long a wave's claim waits for a waiter's row another transaction holds (PostgreSQL)
 #: before it stops and leaves the wave to the next pass, :data:`LOCKED_RETRY` later.
 LOCK_WAIT_MS = 2000
@@ -564,10 +565,11 @@ def _insert_notifications(event, wave, entry_ids, channel, due, status, error, n
         for name in DISPATCH_ORDER
     )
     pk = entries.pk
-    ids = [pk.get_db_prep_value(entry_id, connection) for entry_id in entry_ids]
     if connection.vendor == "postgresql":
-        among, ids = "= ANY(%s)", [ids]  # one array parameter (statements.AnyOf)
+        placeholder, array = statements.array_of(pk, entry_ids, connection)
+        among, ids = f"= ANY({placeholder})", [array]
     else:
+        ids = [pk.get_db_prep_value(entry_id, connection) for entry_id in entry_ids]
         among = f"IN ({', '.join(['%s'] * len(ids))})"
     sql = (
         f"INSERT INTO {quote(notifications.db_table)} ({columns}) "

@@ -139,13 +139,22 @@ class AnyOf(Lookup):
     prepare_rhs = False
 
     def process_rhs(self, compiler, connection):
-        field = self.lhs.output_field
-        return "%s", [[field.get_db_prep_value(value, connection) for value in self.rhs]]
+        placeholder, array = array_of(self.lhs.output_field, self.rhs, connection)
+        return placeholder, [array]
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+def array_of(field, values, connection):
+    """``(placeholder, parameter)``: ``values`` of ``field`` as one PostgreSQL array. UUIDs
+    go as one text literal: as a list, they cost the driver five times the CPU."""
+    if field.get_internal_type() == "UUIDField":
+        values = ",".join(field.to_python(value).hex for value in values)
+        return "%s::uuid[]", f"{{{values}}}"
+    return "%s", [field.get_db_prep_value(value, connection) for value in values]
 
 
 def one_of(field_name, values, using="default"):
