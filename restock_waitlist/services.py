@@ -25,7 +25,7 @@ from restock_waitlist.contacts import recipient_email
 from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, Purchase, RestockEvent, StockWaitlist
 from restock_waitlist.prepared import Bind, prepared
-from restock_waitlist.statements import insert_if_exists
+from restock_waitlist.statements import insert_if_exists, insert_row
 
 logger = logging.getLogger("restock_waitlist")
 
@@ -518,7 +518,8 @@ def _save_new(entry):
     """``entry.save(force_insert=True)`` in a transaction (a savepoint inside one), so that an
     ``IntegrityError`` leaves it usable and what ``pre_save``/``post_save`` receivers write
     commits or rolls back with the row. In autocommit with no such receiver the lone
-    ``INSERT`` needs neither, and ``BEGIN`` and ``COMMIT`` (two round trips) are spared."""
+    ``INSERT`` needs neither, and ``BEGIN`` and ``COMMIT`` (two round trips) are spared, and
+    so is the ORM's building of it (:func:`~restock_waitlist.statements.insert_row`)."""
     using = router.db_for_write(StockWaitlist, instance=entry)
     if (
         transaction.get_connection(using).in_atomic_block
@@ -528,7 +529,7 @@ def _save_new(entry):
         with transaction.atomic(using=using):
             entry.save(force_insert=True, using=using)
     else:
-        entry.save(force_insert=True, using=using)
+        insert_row(entry, using)
 
 
 def get_entry_for(entry_id, *, user=None):
