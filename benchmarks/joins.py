@@ -9,10 +9,17 @@ waitlist grew by exactly the number of successful answers; and the CPU each join
 each process that shares the machine (the gunicorn workers, the load process, the
 PostgreSQL backends, the Redis server), read from ``/proc``. ``--profile`` samples the
 workers with py-spy during the closed-loop run and prints where their time goes.
+
+First, ``--in-process`` joins go through Django's WSGI handler in this process, with no
+HTTP server: the CPU a join costs the app itself, a steadier figure than the workers' on a
+shared machine (``--cprofile`` prints where it goes).
 """
 
+import cProfile
+import io
 import json
 import os
+import pstats
 import signal
 import socket
 import subprocess
@@ -35,6 +42,10 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--waiting", type=int, default=10_000, help="waiters already there")
     parser.add_argument("--profile", action="store_true", help="py-spy on the gunicorn workers")
+    parser.add_argument(
+        "--in-process", type=int, default=400, help="joins timed in this process first (0: none)"
+    )
+    parser.add_argument("--cprofile", action="store_true", help="cProfile the in-process joins")
     parser.add_argument("--json", default=str(common.ROOT / "artifacts" / "bench" / "results.json"))
 
 
@@ -99,6 +110,56 @@ def load(port, variant, args, label, rate=None):
     return json.loads(output.stdout)
 
 
+def in_process(variant, joins, profile):
+    """CPU ms a guest join costs in this process, through Django's WSGI handler (after 50
+    joins to warm up); with ``profile``, cProfile's top functions on CPU time."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+
+    def join(number):
+        body = json.dumps(
+            {
+                "product": str(variant.product_id),
+                "variant": str(variant.pk),
+                "email": f"in-process-{number}@example.com",
+                "consent": True,
+            }
+        ).encode()
+        answered = []
+        response = handler(
+            {
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": "/api/waitlist/entries/",
+                "CONTENT_TYPE": "application/json",
+                "CONTENT_LENGTH": str(len(body)),
+                "SERVER_NAME": "127.0.0.1",
+                "SERVER_PORT": "80",
+                "REMOTE_ADDR": "127.0.0.1",
+                "wsgi.input": io.BytesIO(body),
+                "wsgi.url_scheme": "http",
+            },
+            lambda status, headers, *rest: answered.append(status),
+        )
+        response.close()
+        if not answered[0].startswith("202"):
+            raise RuntimeError(f"an in-process join answered {answered[0]}")
+
+    for number in range(50):
+        join(number)
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    if profiler:
+        profiler.enable()
+    started = time.process_time()
+    for number in range(50, 50 + joins):
+        join(number)
+    cpu_ms = 1000 * (time.process_time() - started) / joins
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    return cpu_ms
+
+
 def cpu_seconds(pids):
     """User and system CPU the processes ``pids`` have used so far, in seconds."""
     ticks = 0
@@ -156,6 +217,9 @@ def main(args):
     variant, _stock = common.item()
     common.seed_waiters(variant, args.waiting)
     common.analyse()
+    cpu_in_process = (
+        in_process(variant, args.in_process, args.cprofile) if args.in_process else None
+    )
     port = free_port()
     server = start_gunicorn(port, args.workers)
     runs, profilers = [], []
@@ -213,6 +277,12 @@ def main(args):
             for r in runs
         ],
     )
-    common.write_json(args.json, "http", {"clients": args.clients, "runs": runs})
+    if cpu_in_process is not None:
+        print(f"\nIn one process, through Django's WSGI handler: {cpu_in_process:.2f} ms a join")
+    common.write_json(
+        args.json,
+        "http",
+        {"clients": args.clients, "runs": runs, "in_process_cpu_ms": cpu_in_process},
+    )
     ok = all(r["errors"] == 0 and r["rows_added"] == r["ok"] for r in runs)
     return 0 if ok else 1

@@ -14,7 +14,21 @@ RUNS = (
     ("save", ["--sizes", "0,300", "--repeat", "3"]),
     ("position", ["--sizes", "300", "--repeat", "3"]),
     ("explain", ["--sizes", "200,400"]),
-    ("http", ["--clients", "10", "--duration", "1", "--rate", "50", "--waiting", "100"]),
+    (
+        "http",
+        [
+            "--clients",
+            "10",
+            "--duration",
+            "1",
+            "--rate",
+            "50",
+            "--waiting",
+            "100",
+            "--in-process",
+            "20",
+        ],
+    ),
 )
 
 

@@ -6,13 +6,16 @@ overrides only what differs, as with django-allauth's adapters.
 """
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
-from django.db import models
-from django.db.models import Q, Sum
+from django.db import models, router
+from django.db.models import Exists, F, Func, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from restock_waitlist.conf import app_settings, import_cached
+from restock_waitlist.prepared import Bind, prepared
 
 
 def get_adapter(request=None):
@@ -70,6 +73,37 @@ def prefetch_catalog(rows):
         row._product_cache = products.get(row.product_key)
         if row.variant_key:
             row._variant_cache = variants.get(row.variant_key)
+
+
+@dataclass(frozen=True)
+class ItemReading:
+    """What a join checks of an item (:meth:`DefaultAdapter.read_item`). Past a missing
+    product, or a variant that is missing or another product's, the rest may be unread."""
+
+    product_found: bool
+    #: Whether the variant asked for exists; ``False`` for "any variant".
+    variant_found: bool = False
+    #: Whether it is the product's; ``True`` for "any variant".
+    variant_of_product: bool = False
+    #: The available quantity, when asked for.
+    available: int | None = None
+
+
+#: What :meth:`DefaultAdapter.read_item` reads in one statement. An adapter that overrides
+#: any of these has them called one by one instead, as they were before.
+READ_ITEM_HOOKS = (
+    "product_model",
+    "variant_model",
+    "stock_model",
+    "get_product",
+    "products_in_bulk",
+    "get_variant",
+    "variants_in_bulk",
+    "product_key_of_variant",
+    "stock_rows",
+    "available_field",
+    "available_quantity",
+)
 
 
 class DefaultAdapter:
@@ -150,6 +184,83 @@ class DefaultAdapter:
     def product_key_of_variant(self, variant):
         """The key of the product a variant belongs to (``VARIANT_PRODUCT``)."""
         return str(key_at_path(variant, app_settings.VARIANT_PRODUCT))
+
+    def read_item(self, product_key, variant_key="", *, stock=False):
+        """An :class:`ItemReading` of valid keys: whether the product exists, whether the
+        variant (``""``: any) exists and is the product's, and with ``stock`` the available
+        quantity. What a join checks, in one query compiled once per connection
+        (:mod:`restock_waitlist.prepared`); one by one when a subclass overrides any of
+        :data:`READ_ITEM_HOOKS`, and the quantity apart when ``STOCK_AVAILABLE`` is not a
+        column.
+        """
+        query = self._item_query(bool(variant_key), stock)
+        if query is None:
+            return self._read_item_apart(product_key, variant_key, stock=stock)
+        rows = query.rows(product=product_key, variant=variant_key)
+        if not rows:
+            return ItemReading(product_found=False)
+        _pk, *checks = rows[0]
+        found = of_product = True  # "any variant"
+        if variant_key:
+            found, of_product, *checks = checks
+        available = checks[0] if checks else None
+        if stock and available is None and of_product:
+            available = self.available_quantity(product_key, variant_key)
+        return ItemReading(True, found and bool(variant_key), of_product, available)
+
+    def _read_item_apart(self, product_key, variant_key, *, stock):
+        if self.get_product(product_key) is None:
+            return ItemReading(product_found=False)
+        variant = self.get_variant(variant_key) if variant_key else None
+        if variant_key and variant is None:
+            return ItemReading(True)
+        if variant_key and self.product_key_of_variant(variant) != product_key:
+            return ItemReading(True, True, False)
+        available = self.available_quantity(product_key, variant_key) if stock else None
+        return ItemReading(True, bool(variant_key), True, available)
+
+    def _item_query(self, variant, stock):
+        """The prepared query of :meth:`read_item`, ``None`` when it must read one by one:
+        the product's key, then whether the variant exists and is the product's (with a
+        variant), then the stock's sum (with ``stock``, when ``STOCK_AVAILABLE`` is a
+        column)."""
+        if any(
+            getattr(type(self), name) is not getattr(DefaultAdapter, name)
+            for name in READ_ITEM_HOOKS
+        ):
+            return None
+        models_read = [self.product_model, *([self.variant_model] if variant else [])]
+        stock = stock and self.stock_model is not None and self.available_field is not None
+        if stock:
+            models_read.append(self.stock_model)
+        databases = {router.db_for_read(model) for model in models_read}
+        if len(databases) > 1:
+            return None
+        paths = ("VARIANT_PRODUCT", "STOCK_PRODUCT", "STOCK_VARIANT", "STOCK_AVAILABLE")
+        key = (
+            "read_item",
+            *models_read,
+            *(getattr(app_settings, path) for path in paths),
+            variant,
+            stock,
+        )
+        return prepared(key, lambda: self._item_queryset(variant, stock), using=databases.pop())
+
+    def _item_queryset(self, variant, stock):
+        product = Bind("product", self.product_model._meta.pk)
+        checks = {}
+        if variant:
+            variant = Bind("variant", self.variant_model._meta.pk)
+            variants = self.variant_model._default_manager.filter(pk=variant)
+            lookup = path_lookup(app_settings.VARIANT_PRODUCT)
+            checks["variant_found"] = Exists(variants)
+            checks["variant_of_product"] = Exists(variants.filter(**{lookup: OuterRef("pk")}))
+        if stock:
+            total = Func(F(self.available_field.name), function="SUM")
+            rows = self.stock_rows(product, variant or "").order_by()
+            checks["available"] = Coalesce(Subquery(rows.annotate(total=total).values("total")), 0)
+        products = self.product_model._default_manager.filter(pk=product)
+        return products.annotate(**checks).values_list("pk", *checks)
 
     # Stock ----------------------------------------------------------------------------
 

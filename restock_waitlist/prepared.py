@@ -54,6 +54,13 @@ class Prepared:
             fetched = cursor.fetchall()
         return list(self.compiler.results_iter(results=[fetched], tuple_expected=True))
 
+    def instances(self, **values):
+        """The rows as instances of the query's model, for a query of its whole rows (no
+        ``values()``, annotations, ``only()`` or ``select_related()``)."""
+        model, using = self.compiler.query.model, self.connection.alias
+        names = [field.attname for field in model._meta.concrete_fields]
+        return [model.from_db(using, names, row) for row in self.rows(**values)]
+
     def sql_with(self, **values):
         """``(sql, params)``: the query with these values, to embed in another statement."""
         return self.sql, self.bound(values)

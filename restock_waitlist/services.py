@@ -4,6 +4,7 @@ tags call these functions and do no waitlist work of their own.
 
 import contextlib
 import logging
+from dataclasses import replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AnonymousUser
@@ -16,14 +17,15 @@ from django.utils.translation import gettext as _
 
 from restock_waitlist import addresses, contacts, limits, signals
 from restock_waitlist import channels as registry
-from restock_waitlist.adapters import get_adapter
+from restock_waitlist.adapters import ItemReading, get_adapter
 from restock_waitlist.addresses import normalize_email
 from restock_waitlist.channels.base import CONFIRM, ChannelError, Outgoing, Result
 from restock_waitlist.conf import app_settings
 from restock_waitlist.contacts import recipient_email
 from restock_waitlist.jobs import enqueue, enqueue_on_commit
 from restock_waitlist.models import Notification, Purchase, RestockEvent, StockWaitlist
-from restock_waitlist.statements import insert_if_exists
+from restock_waitlist.prepared import Bind, prepared
+from restock_waitlist.statements import insert_if_exists, insert_row
 
 logger = logging.getLogger("restock_waitlist")
 
@@ -96,21 +98,47 @@ def normalize_time_zone(name):
 
 def resolve_item(product, variant=None):
     """``(product_key, variant_key)`` for an instance or key pair; checks both exist and match."""
+    return _checked_item(product, variant, stock=False)[:2]
+
+
+def _checked_item(product, variant, *, stock):
+    """``(product_key, variant_key, available quantity or None)``, both checked to exist and
+    match, the quantity read only with ``stock``. Keys are read in one statement
+    (:meth:`~restock_waitlist.adapters.DefaultAdapter.read_item`); an instance is not looked
+    up, only the product a variant instance belongs to is checked."""
     adapter = get_adapter()
     product_key = adapter.product_key(product)
     variant_key = adapter.variant_key(variant)
-    if not hasattr(product, "pk") and adapter.get_product(product_key) is None:
+    if hasattr(product, "pk") or hasattr(variant, "pk"):
+        reading = _instance_reading(adapter, product, variant, product_key, variant_key)
+        if stock and reading.variant_of_product:
+            available = adapter.available_quantity(product_key, variant_key)
+            reading = replace(reading, available=available)
+    else:
+        reading = adapter.read_item(product_key, variant_key, stock=stock)
+    if not reading.product_found:
         raise ValidationError({"product": _("No such product.")}, code="does_not_exist")
-    if variant_key:
-        if not hasattr(variant, "pk"):
-            variant = adapter.get_variant(variant_key)
-            if variant is None:
-                raise ValidationError({"variant": _("No such variant.")}, code="does_not_exist")
-        if adapter.product_key_of_variant(variant) != product_key:
-            raise ValidationError(
-                {"variant": _("This variant belongs to another product.")}, code="invalid"
-            )
-    return product_key, variant_key
+    if variant_key and not reading.variant_found:
+        raise ValidationError({"variant": _("No such variant.")}, code="does_not_exist")
+    if not reading.variant_of_product:
+        raise ValidationError(
+            {"variant": _("This variant belongs to another product.")}, code="invalid"
+        )
+    return product_key, variant_key, reading.available
+
+
+def _instance_reading(adapter, product, variant, product_key, variant_key):
+    """The :class:`~restock_waitlist.adapters.ItemReading` of an item given as instances
+    (or one instance and one key), without the stock."""
+    if not hasattr(product, "pk") and adapter.get_product(product_key) is None:
+        return ItemReading(product_found=False)
+    if not variant_key:
+        return ItemReading(True, False, True)
+    if not hasattr(variant, "pk"):
+        variant = adapter.get_variant(variant_key)
+        if variant is None:
+            return ItemReading(True)
+    return ItemReading(True, True, adapter.product_key_of_variant(variant) == product_key)
 
 
 def subscriber_key_for(user, email):
@@ -196,17 +224,13 @@ def join_waitlist(
     channels = normalize_channels(channels, user=user, email=email, phone=phone)
     locale = normalize_locale(locale)
     time_zone = normalize_time_zone(timezone_name)
-    product_key, variant_key = resolve_item(product, variant)
+    check_stock = not app_settings.ALLOW_JOIN_IN_STOCK and get_adapter().stock_model is not None
+    product_key, variant_key, available = _checked_item(product, variant, stock=check_stock)
     subscriber_key = subscriber_key_for(user, email)
 
     # Stock is checked before looking for an existing entry, so the answer for an item in
     # stock never tells whether an address is on its waitlist.
-    adapter = get_adapter()
-    if (
-        not app_settings.ALLOW_JOIN_IN_STOCK
-        and adapter.stock_model is not None
-        and adapter.available_quantity(product_key, variant_key) > 0
-    ):
+    if check_stock and available > 0:
         field = "variant" if variant_key else "product"
         raise ValidationError({field: _("This item is in stock right now.")}, code="in_stock")
 
@@ -444,11 +468,7 @@ def reopen_entries(entries):
 
 
 def _active_entry(subscriber_key, product_key, variant_key):
-    return (
-        StockWaitlist.objects.active()
-        .filter(subscriber_key=subscriber_key, product_key=product_key, variant_key=variant_key)
-        .first()
-    )
+    return _entries_in_the_way(subscriber_key, product_key, variant_key, count_pending=False)[0]
 
 
 def _entries_in_the_way(subscriber_key, product_key, variant_key, *, count_pending):
@@ -457,21 +477,14 @@ def _entries_in_the_way(subscriber_key, product_key, variant_key, *, count_pendi
     active rows: the item's, and the unconfirmed ones, which ``MAX_PENDING_PER_ADDRESS``
     keeps to a handful. The count is ``None`` without ``count_pending`` or when the cap
     does not apply."""
-    if (
-        not count_pending
-        or app_settings.MAX_PENDING_PER_ADDRESS is None
-        or not needs_confirmation(None)
-    ):
-        return _active_entry(subscriber_key, product_key, variant_key), None
+    count_pending = (
+        count_pending
+        and app_settings.MAX_PENDING_PER_ADDRESS is not None
+        and needs_confirmation(None)
+    )
     since = timezone.now() - app_settings.CONFIRMATION_EXPIRY
-    rows = (
-        StockWaitlist.objects.active()
-        .filter(
-            Q(product_key=product_key, variant_key=variant_key)
-            | Q(status=Status.PENDING, created_at__gte=since),
-            subscriber_key=subscriber_key,
-        )
-        .order_by()
+    rows = _entries_query(count_pending).instances(
+        subscriber_key=subscriber_key, product_key=product_key, variant_key=variant_key, since=since
     )
     existing, pending = None, 0
     for row in rows:
@@ -479,14 +492,34 @@ def _entries_in_the_way(subscriber_key, product_key, variant_key, *, count_pendi
             existing = row
         if row.status == Status.PENDING and row.created_at >= since:
             pending += 1
-    return existing, pending
+    return existing, (pending if count_pending else None)
+
+
+def _entries_query(with_pending):
+    """:func:`_entries_in_the_way`'s query, compiled once per connection
+    (:mod:`restock_waitlist.prepared`)."""
+    using = router.db_for_read(StockWaitlist)
+
+    def build():
+        field = StockWaitlist._meta.get_field
+        rows = Q(
+            product_key=Bind("product_key", field("product_key")),
+            variant_key=Bind("variant_key", field("variant_key")),
+        )
+        if with_pending:
+            rows |= Q(status=Status.PENDING, created_at__gte=Bind("since", field("created_at")))
+        subscriber = Bind("subscriber_key", field("subscriber_key"))
+        return StockWaitlist.objects.active().filter(rows, subscriber_key=subscriber).order_by()
+
+    return prepared(("entries_in_the_way", with_pending), build, using=using)
 
 
 def _save_new(entry):
     """``entry.save(force_insert=True)`` in a transaction (a savepoint inside one), so that an
     ``IntegrityError`` leaves it usable and what ``pre_save``/``post_save`` receivers write
     commits or rolls back with the row. In autocommit with no such receiver the lone
-    ``INSERT`` needs neither, and ``BEGIN`` and ``COMMIT`` (two round trips) are spared."""
+    ``INSERT`` needs neither, and ``BEGIN`` and ``COMMIT`` (two round trips) are spared, and
+    so is the ORM's building of it (:func:`~restock_waitlist.statements.insert_row`)."""
     using = router.db_for_write(StockWaitlist, instance=entry)
     if (
         transaction.get_connection(using).in_atomic_block
@@ -496,7 +529,7 @@ def _save_new(entry):
         with transaction.atomic(using=using):
             entry.save(force_insert=True, using=using)
     else:
-        entry.save(force_insert=True, using=using)
+        insert_row(entry, using)
 
 
 def get_entry_for(entry_id, *, user=None):

@@ -30,7 +30,7 @@ def insert_if_exists(obj, condition):
         return True
     meta, quote = model._meta, connection.ops.quote_name
     fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
-    values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    values = _values_to_insert(obj, fields, connection)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"SELECT {', '.join(['%s'] * len(fields))} WHERE EXISTS ({exists_sql}) "
@@ -44,6 +44,45 @@ def insert_if_exists(obj, condition):
     obj.pk = meta.pk.to_python(row[0])
     obj._state.adding, obj._state.db = False, using
     return True
+
+
+def insert_row(obj, using):
+    """``obj.save(force_insert=True, using=using)`` without the model signals (for callers
+    that checked that none listen), its ``INSERT`` written once per model and database
+    rather than by the ORM each time. A model whose insert needs a value back from the
+    database (an auto-increment key, a database default) or a placeholder of a field's own
+    is saved by the ORM."""
+    model, connection = type(obj), connections[using]
+    key = (model, using)
+    if key not in _inserts:
+        meta, quote = model._meta, connection.ops.quote_name
+        fields = meta.concrete_fields
+        plain = not meta.parents and not meta.db_returning_fields
+        if plain and not any(hasattr(field, "get_placeholder") for field in fields):
+            columns = ", ".join(quote(field.column) for field in fields)
+            placeholders = ", ".join(["%s"] * len(fields))
+            _inserts[key] = (
+                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
+            )
+        else:
+            _inserts[key] = None
+    if _inserts[key] is None or obj.pk is None:
+        obj.save(force_insert=True, using=using)
+        return
+    obj._prepare_related_fields_for_save(operation_name="save")
+    values = _values_to_insert(obj, model._meta.concrete_fields, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_inserts[key], values)
+    obj._state.adding, obj._state.db = False, using
+
+
+#: ``insert_row``'s statements: ``{(model, database): SQL, or None to save by the ORM}``.
+_inserts = {}
+
+
+def _values_to_insert(obj, fields, connection):
+    """The values of ``fields`` of the new ``obj`` as the ORM inserts them."""
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
 
 
 def update_returning(queryset, assignments, related=""):

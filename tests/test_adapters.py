@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
-from restock_waitlist.adapters import DefaultAdapter, get_adapter, key_at_path
+from restock_waitlist.adapters import DefaultAdapter, ItemReading, get_adapter, key_at_path
 from restock_waitlist.models import StockWaitlist
 from tests import factories
 from tests.testshop.models import Gadget, GadgetStock
@@ -50,6 +50,63 @@ def test_callable_available_quantity(gadget_settings):
     GadgetStock.objects.create(gadget=gadget, num_in_stock=5, num_allocated=2)
     GadgetStock.objects.create(gadget=gadget, num_in_stock=1, num_allocated=0)
     assert get_adapter().available_quantity(str(gadget.pk)) == 4
+
+
+class TestReadItem:
+    """What a join checks of an item, in one statement (keys, existence, the stock's sum)."""
+
+    def test_one_query_sums_every_stock_row(self, variant, django_assert_num_queries):
+        factories.StockLevelFactory(variant=variant, quantity=3, warehouse="east")
+        other = factories.VariantFactory(product=variant.product)
+        factories.StockLevelFactory(variant=other, quantity=5)
+        product_key, adapter = str(variant.product_id), get_adapter()
+        with django_assert_num_queries(1):
+            reading = adapter.read_item(product_key, str(variant.pk), stock=True)
+        assert reading == ItemReading(True, True, True, 3)
+        with django_assert_num_queries(1):
+            reading = adapter.read_item(product_key, "", stock=True)
+        assert reading == ItemReading(True, False, True, 8)
+        assert adapter.read_item(product_key, str(other.pk)) == ItemReading(True, True, True)
+
+    def test_missing_or_mismatched_keys(self, variant):
+        adapter, elsewhere = get_adapter(), factories.VariantFactory()
+        product_key = str(variant.product_id)
+        missing_product = str(elsewhere.product_id + 1)
+        assert adapter.read_item(missing_product, "", stock=True).product_found is False
+        missing_variant = "00000000-0000-0000-0000-000000000000"
+        assert adapter.read_item(product_key, missing_variant) == ItemReading(True, False, False)
+        assert adapter.read_item(product_key, str(elsewhere.pk)) == ItemReading(True, True, False)
+
+    def test_uuid_products_and_a_computed_quantity(
+        self, gadget_settings, django_assert_num_queries
+    ):
+        """A quantity that is no column is summed in Python, after the one statement."""
+        gadget = factories.GadgetFactory()
+        GadgetStock.objects.create(gadget=gadget, num_in_stock=5, num_allocated=2)
+        GadgetStock.objects.create(gadget=gadget, num_in_stock=1, num_allocated=0)
+        with django_assert_num_queries(2):
+            assert get_adapter().read_item(str(gadget.pk), stock=True) == ItemReading(
+                True, False, True, 4
+            )
+        assert get_adapter().read_item(str(Gadget().pk)).product_found is False
+
+    def test_an_overridden_look_up_is_called(self, settings, variant):
+        settings.RESTOCK_WAITLIST = {
+            **settings.RESTOCK_WAITLIST,
+            "ADAPTER": "tests.test_adapters.PublishedOnlyAdapter",
+        }
+        reading = get_adapter().read_item(str(variant.product_id), str(variant.pk), stock=True)
+        assert reading == ItemReading(product_found=False)
+        settings.RESTOCK_WAITLIST["ADAPTER"] = "tests.test_adapters.ShopAdapter"
+        reading = get_adapter().read_item(str(variant.product_id), str(variant.pk), stock=True)
+        assert reading == ItemReading(True, True, True, 0)
+
+
+class PublishedOnlyAdapter(DefaultAdapter):
+    """A shop whose unpublished products (here: all of them) take no waiters."""
+
+    def get_product(self, key):
+        return None
 
 
 def test_no_stock_model_is_reported(settings):

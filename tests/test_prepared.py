@@ -57,6 +57,26 @@ def test_compiles_once_per_connection_and_key():
     assert query.sql.count("%s") == 1 and "Bind" not in query.sql
 
 
+def test_instances_are_the_models_rows(variant, django_assert_num_queries):
+    other = factories.VariantFactory()
+    entries = {}
+    for each in (variant, other):
+        entries[each.pk] = factories.EntryFactory(variant=each, channels=["email"])
+
+    def build():
+        key = Bind("variant_key", StockWaitlist._meta.get_field("variant_key"))
+        return StockWaitlist.objects.filter(variant_key=key)
+
+    for each in (variant, other):
+        with django_assert_num_queries(1):
+            (found,) = prepared("entries", build).instances(variant_key=str(each.pk))
+        expected = StockWaitlist.objects.get(pk=entries[each.pk].pk)
+        for field in StockWaitlist._meta.concrete_fields:
+            assert getattr(found, field.attname) == getattr(expected, field.attname)
+        assert not found._state.adding and found._state.db == "default"
+    assert prepared("entries", build).instances(variant_key="none") == []
+
+
 def test_field_at_path_is_the_compared_field():
     assert (
         field_at_path(StockLevel, "variant__product")

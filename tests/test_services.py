@@ -117,16 +117,16 @@ class TestJoin:
 
 class TestJoinQueries:
     """A guest join by keys, as the API and the form give them, reads the item (product,
-    variant, stock) and the address's active rows in four queries, then inserts; the cap on
-    unconfirmed entries costs no query of its own."""
+    variant, stock) in one query and the address's active rows in another, then inserts;
+    the cap on unconfirmed entries costs no query of its own."""
 
     @pytest.mark.django_db(transaction=True)
-    def test_a_guest_join_in_autocommit_costs_five_queries(
+    def test_a_guest_join_in_autocommit_costs_three_queries(
         self, variant, monkeypatch, django_assert_num_queries
     ):
         queued = []
         monkeypatch.setattr(jobs, "enqueue", lambda *args: queued.append(args))
-        with django_assert_num_queries(5):  # no BEGIN and COMMIT around the one INSERT
+        with django_assert_num_queries(3):  # no BEGIN and COMMIT around the one INSERT
             entry, created = services.join_waitlist(
                 variant.product_id, str(variant.pk), email="kim@example.com", consent=True
             )
@@ -155,9 +155,9 @@ class TestJoinQueries:
         self, variant, django_assert_num_queries
     ):
         join = partial(services.join_waitlist, email="kim@example.com", consent=True)
-        with django_assert_num_queries(5 + 2):  # SAVEPOINT, RELEASE SAVEPOINT
+        with django_assert_num_queries(3 + 2):  # SAVEPOINT, RELEASE SAVEPOINT
             join(variant.product_id, str(variant.pk))
-        with django_assert_num_queries(4):  # already waiting: nothing written
+        with django_assert_num_queries(2):  # already waiting: nothing written
             join(variant.product_id, str(variant.pk))
 
     def test_a_repeat_join_at_the_pending_cap_returns_the_entry(self, settings):

@@ -4,9 +4,10 @@
 import pytest
 from django.db import connection
 from django.db.models import F
+from django.utils import timezone
 
 from restock_waitlist.models import Notification, RestockEvent, StockWaitlist
-from restock_waitlist.statements import insert_if_exists, one_of, update_returning
+from restock_waitlist.statements import insert_if_exists, insert_row, one_of, update_returning
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +46,29 @@ def test_writes_nothing_when_it_has_none(variant, returning):
     assert insert_if_exists(event, StockWaitlist.objects.waiting()) is False
     assert event.pk is None
     assert not RestockEvent.objects.exists()
+
+
+def test_insert_row_writes_what_save_would(variant, django_assert_num_queries):
+    entry = StockWaitlist(
+        product_key=str(variant.product_id),
+        variant_key=str(variant.pk),
+        email="kim@example.com",
+        subscriber_key="email:kim@example.com",
+        channels=["email", "sms"],
+        consent_at=timezone.now(),
+    )
+    with django_assert_num_queries(1):
+        insert_row(entry, "default")
+    stored = StockWaitlist.objects.get(pk=entry.pk)
+    for field in StockWaitlist._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(entry, field.attname), field.name
+    assert not entry._state.adding and entry._state.db == "default"
+
+
+def test_insert_row_leaves_an_auto_key_to_the_orm(variant):
+    event = new_event(variant)
+    insert_row(event, "default")
+    assert RestockEvent.objects.get(pk=event.pk).quantity == 3
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL returns joined rows")

@@ -7,6 +7,7 @@ import pytest
 from django.core import mail
 
 from restock_waitlist import tokens
+from restock_waitlist.api.serializers import JoinSerializer
 from restock_waitlist.models import StockWaitlist
 from tests import factories
 from tests.api.conftest import url
@@ -186,6 +187,18 @@ class TestJoinErrors:
         assert response.status_code == 400, response.content
         assert field in response.json()
         assert not StockWaitlist.objects.exists()
+
+    def test_each_join_is_validated_by_its_own_fields(self):
+        """The join serializer's fields are copied, not shared: one request's errors and
+        values never reach the next."""
+        bad = JoinSerializer(data={"product": 1, "channels": ["x" * 40], "time_zone": "UTC"})
+        good = JoinSerializer(data={"product": 2, "channels": ["email"]})
+        assert not bad.is_valid() and set(bad.errors) == {"channels"}
+        assert good.is_valid(), good.errors
+        assert good.validated_data == {"product": 2, "channels": ["email"]}
+        assert good.fields["channels"] is not bad.fields["channels"]
+        assert good.fields["time_zone"].parent is good
+        assert good.fields["time_zone"].source_attrs == ["timezone_name"]
 
     def test_unknown_product(self, shopper_api, db):
         response = join(shopper_api, product=999_999)
