@@ -1,0 +1,142 @@
+"""Queue tallies at a lower cost per statement: the triggers of 0008, new functions.
+
+An update's moved entries are its old and new rows without a twin of the same primary key,
+not ``EXCEPT ALL`` twice over both; a statement that moves no waiting entry stops after
+finding so; only subscribers waiting product-wide before or after the statement (one probe
+of the one-active-entry index each) are joined back to their entries for pairs, so a wave's
+page of variant waiters reads no other entry; deltas are summed per second of join time
+before they are bucketed. The SQL is frozen here; the reverse puts 0008's triggers back.
+"""
+
+import importlib
+
+from django.db import migrations
+
+queue_tally = importlib.import_module("restock_waitlist.migrations.0008_queue_tally")
+ENTRIES, TALLY, KEY = queue_tally.ENTRIES, queue_tally.TALLY, queue_tally.KEY
+paired, on_postgresql = queue_tally.paired, queue_tally.on_postgresql
+
+COLUMNS = KEY.split(", ")
+
+# As 0008's APPLY, the deltas first summed per second of join time (a wave's page of
+# entries that joined in one second is one row), then bucketed into hours and seconds.
+APPLY = f"""
+    per_second AS (
+        SELECT product_key, variant_key, tier, date_trunc('second', created_at) AS second,
+               sum(waiting) AS waiting, sum(paired) AS paired
+        FROM deltas AS d (product_key, variant_key, tier, created_at, waiting, paired)
+        GROUP BY 1, 2, 3, 4
+    ), summed AS (
+        SELECT d.product_key, s.span, d.tier,
+               floor(extract(epoch FROM d.second) / s.span)::bigint AS block,
+               d.variant_key, sum(d.waiting) AS waiting, sum(d.paired) AS paired
+        FROM per_second AS d CROSS JOIN (VALUES (3600), (1)) AS s (span)
+        GROUP BY 1, 2, 3, 4, 5
+        HAVING sum(d.waiting) <> 0 OR sum(d.paired) <> 0
+    ), applied AS (
+        INSERT INTO {TALLY} AS t (product_key, span, tier, block, variant_key, waiting, paired)
+        SELECT * FROM summed ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (product_key, span, tier, block, variant_key) DO UPDATE
+        SET waiting = t.waiting + excluded.waiting, paired = t.paired + excluded.paired
+        RETURNING t.id, t.waiting, t.paired
+    )
+    SELECT array_agg(id) INTO emptied FROM applied WHERE waiting = 0 AND paired = 0;
+    DELETE FROM {TALLY} WHERE id = ANY (emptied) AND waiting = 0 AND paired = 0;
+"""
+
+
+def tally_function(event, moved):
+    """The function of the trigger on ``event``: ``moved`` (a query of ``KEY`` and ``sign``:
+    -1 for an entry that stopped waiting or moved away, 1 for one that started waiting or
+    moved there) as tally deltas, with the pairs of the subscribers waiting product-wide
+    before or after the statement."""
+    return f"""
+CREATE OR REPLACE FUNCTION restock_waitlist_queue_tally_{event}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    emptied bigint[];
+    locks integer;
+    products text[];
+BEGIN
+    -- Two transactions writing one subscriber's entries of a product at once would each
+    -- miss the other's pair: writes to a product's tallies take turns, and the statement
+    -- after the lock sees what the last holder committed.
+    SELECT count(pg_advisory_xact_lock(hashtext('restock_waitlist.queue_tally'), h)),
+           array_agg(product_key)
+    INTO locks, products
+    FROM (
+        SELECT DISTINCT hashtext(product_key) AS h, product_key
+        FROM ({moved}) AS moved ORDER BY 1
+    ) AS p;
+    IF locks = 0 THEN
+        RETURN NULL;
+    END IF;
+    WITH moved AS MATERIALIZED (
+        {moved}
+    ), gone AS (
+        SELECT {KEY} FROM moved WHERE sign < 0
+    ), came AS (
+        SELECT {KEY} FROM moved WHERE sign > 0
+    ), subscribers AS (
+        -- Pairs change only where someone waits product-wide, before or after: else no
+        -- entry is read (one probe of the products' queues of product-wide entries).
+        SELECT DISTINCT product_key, subscriber_key FROM moved
+        WHERE EXISTS (SELECT FROM moved WHERE variant_key = '') OR EXISTS (
+            SELECT FROM {ENTRIES}
+            WHERE product_key = ANY (products) AND variant_key = '' AND status = 'waiting'
+        )
+    ), after_rows AS (
+        SELECT e.id, e.product_key, e.variant_key, e.subscriber_key, e.tier, e.created_at
+        FROM subscribers s JOIN {ENTRIES} e
+        ON e.subscriber_key = s.subscriber_key AND e.product_key = s.product_key
+        AND e.status = 'waiting'
+    ), before_rows AS (
+        (SELECT * FROM after_rows EXCEPT ALL SELECT * FROM came)
+        UNION ALL SELECT g.* FROM gone g JOIN subscribers USING (product_key, subscriber_key)
+    ), deltas AS (
+        SELECT product_key, variant_key, tier, created_at, sign, 0 FROM moved
+        UNION ALL {paired("after_rows", 1)}
+        UNION ALL {paired("before_rows", -1)}
+    ), {APPLY}
+    RETURN NULL;
+END
+$$;
+"""
+
+
+def waiting_in(rows, sign):
+    return f"SELECT {KEY}, {sign} AS sign FROM {rows} WHERE status = 'waiting'"
+
+
+def unmatched(rows, other, sign):
+    """The waiting entries of ``rows`` without a waiting twin (the same ``KEY``) in
+    ``other``: 0008's ``EXCEPT ALL``, as a hash anti-join, since ``id`` is unique on either
+    side of an update (an update that changes ids moves the entries)."""
+    same = " AND ".join(f"o.{column} = r.{column}" for column in COLUMNS)
+    return (
+        f"SELECT {', '.join(f'r.{column}' for column in COLUMNS)}, {sign} AS sign "
+        f"FROM {rows} r WHERE r.status = 'waiting' AND NOT EXISTS ("
+        f"SELECT FROM {other} o WHERE {same} AND o.status = 'waiting')"
+    )
+
+
+CREATE = (
+    tally_function("insert", waiting_in("new_rows", 1))
+    + tally_function(
+        "update",
+        f"{unmatched('old_rows', 'new_rows', -1)} UNION ALL {unmatched('new_rows', 'old_rows', 1)}",
+    )
+    + tally_function("delete", waiting_in("old_rows", -1))
+)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("restock_waitlist", "0008_queue_tally"),
+    ]
+
+    operations = [
+        migrations.RunPython(
+            on_postgresql(CREATE), on_postgresql(queue_tally.DROP, queue_tally.CREATE)
+        ),
+    ]
