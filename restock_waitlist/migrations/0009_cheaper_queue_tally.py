@@ -1,11 +1,12 @@
 """Queue tallies at a lower cost per statement: the triggers of 0008, new functions.
 
-An update's moved entries are its old and new rows without a twin of the same primary key,
-not ``EXCEPT ALL`` twice over both; a statement that moves no waiting entry stops after
-finding so; only subscribers waiting product-wide before or after the statement (one probe
-of the one-active-entry index each) are joined back to their entries for pairs, so a wave's
-page of variant waiters reads no other entry; deltas are summed per second of join time
-before they are bucketed. The SQL is frozen here; the reverse puts 0008's triggers back.
+An update's moved entries are its old and new rows without a twin of the same key (an
+anti-join on the primary key), not ``EXCEPT ALL`` twice over both; a statement that moves no
+waiting entry stops after finding so; only subscribers waiting product-wide before or after
+the statement (one index scan for all of the statement's) are joined back to their entries
+for pairs, so a wave's page of variant waiters reads no other entry; deltas are summed per
+second of join time before they are bucketed. The SQL is frozen here; the reverse puts
+0008's triggers back.
 """
 
 import importlib
@@ -56,18 +57,13 @@ LANGUAGE plpgsql AS $$
 DECLARE
     emptied bigint[];
     locks integer;
-    products text[];
 BEGIN
     -- Two transactions writing one subscriber's entries of a product at once would each
     -- miss the other's pair: writes to a product's tallies take turns, and the statement
     -- after the lock sees what the last holder committed.
-    SELECT count(pg_advisory_xact_lock(hashtext('restock_waitlist.queue_tally'), h)),
-           array_agg(product_key)
-    INTO locks, products
-    FROM (
-        SELECT DISTINCT hashtext(product_key) AS h, product_key
-        FROM ({moved}) AS moved ORDER BY 1
-    ) AS p;
+    SELECT count(pg_advisory_xact_lock(hashtext('restock_waitlist.queue_tally'), h))
+    INTO locks
+    FROM (SELECT DISTINCT hashtext(product_key) AS h FROM ({moved}) AS moved ORDER BY 1) AS p;
     IF locks = 0 THEN
         RETURN NULL;
     END IF;
@@ -78,21 +74,23 @@ BEGIN
     ), came AS (
         SELECT {KEY} FROM moved WHERE sign > 0
     ), subscribers AS (
-        -- Pairs change only where someone waits product-wide, before or after: else no
-        -- entry is read (one probe of the products' queues of product-wide entries).
-        SELECT DISTINCT product_key, subscriber_key FROM moved
-        WHERE EXISTS (SELECT FROM moved WHERE variant_key = '') OR EXISTS (
-            SELECT FROM {ENTRIES}
-            WHERE product_key = ANY (products) AND variant_key = '' AND status = 'waiting'
-        )
+        -- Pairs change only for subscribers waiting product-wide, before or after: one
+        -- index scan for those of the statement's (with its products), not a join.
+        SELECT product_key, subscriber_key FROM moved WHERE variant_key = ''
+        UNION
+        SELECT product_key, subscriber_key FROM {ENTRIES}
+        WHERE subscriber_key = ANY (ARRAY(SELECT DISTINCT subscriber_key FROM moved))
+        AND product_key = ANY (ARRAY(SELECT DISTINCT product_key FROM moved))
+        AND variant_key = '' AND status = 'waiting'
     ), after_rows AS (
         SELECT e.id, e.product_key, e.variant_key, e.subscriber_key, e.tier, e.created_at
         FROM subscribers s JOIN {ENTRIES} e
         ON e.subscriber_key = s.subscriber_key AND e.product_key = s.product_key
         AND e.status = 'waiting'
     ), before_rows AS (
+        -- All the rows gone (the windows find their pairs) unless nobody waits product-wide.
         (SELECT * FROM after_rows EXCEPT ALL SELECT * FROM came)
-        UNION ALL SELECT g.* FROM gone g JOIN subscribers USING (product_key, subscriber_key)
+        UNION ALL SELECT * FROM gone WHERE EXISTS (SELECT FROM subscribers)
     ), deltas AS (
         SELECT product_key, variant_key, tier, created_at, sign, 0 FROM moved
         UNION ALL {paired("after_rows", 1)}
