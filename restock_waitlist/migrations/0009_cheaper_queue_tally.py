@@ -74,8 +74,7 @@ BEGIN
     ), came AS (
         SELECT {KEY} FROM moved WHERE sign > 0
     ), subscribers AS (
-        -- Pairs change only for subscribers waiting product-wide, before or after: one
-        -- index scan for those of the statement's (with its products), not a join.
+        -- Pairs change only for subscribers waiting product-wide, before or after.
         SELECT product_key, subscriber_key FROM moved WHERE variant_key = ''
         UNION
         SELECT product_key, subscriber_key FROM {ENTRIES}
@@ -83,10 +82,13 @@ BEGIN
         AND product_key = ANY (ARRAY(SELECT DISTINCT product_key FROM moved))
         AND variant_key = '' AND status = 'waiting'
     ), after_rows AS (
-        SELECT e.id, e.product_key, e.variant_key, e.subscriber_key, e.tier, e.created_at
-        FROM subscribers s JOIN {ENTRIES} e
-        ON e.subscriber_key = s.subscriber_key AND e.product_key = s.product_key
-        AND e.status = 'waiting'
+        -- Their waiting entries (those of their other products of the statement too: the
+        -- same before and after). Index scans by arrays rather than joins, whose plans,
+        -- cached from a first statement on a small table, could read it all per row.
+        SELECT {KEY} FROM {ENTRIES}
+        WHERE subscriber_key = ANY (ARRAY(SELECT subscriber_key FROM subscribers))
+        AND product_key = ANY (ARRAY(SELECT DISTINCT product_key FROM subscribers))
+        AND status = 'waiting'
     ), before_rows AS (
         -- All the rows gone (the windows find their pairs) unless nobody waits product-wide.
         (SELECT * FROM after_rows EXCEPT ALL SELECT * FROM came)
