@@ -14,37 +14,10 @@ import importlib
 from django.db import migrations
 
 queue_tally = importlib.import_module("restock_waitlist.migrations.0008_queue_tally")
-ENTRIES, TALLY, KEY = queue_tally.ENTRIES, queue_tally.TALLY, queue_tally.KEY
+ENTRIES, KEY, APPLY = queue_tally.ENTRIES, queue_tally.KEY, queue_tally.APPLY
 paired, on_postgresql = queue_tally.paired, queue_tally.on_postgresql
 
 COLUMNS = KEY.split(", ")
-
-# As 0008's APPLY, the deltas first summed per second of join time (a wave's page of
-# entries that joined in one second is one row), then bucketed into hours and seconds.
-APPLY = f"""
-    per_second AS (
-        SELECT product_key, variant_key, tier, date_trunc('second', created_at) AS second,
-               sum(waiting) AS waiting, sum(paired) AS paired
-        FROM deltas AS d (product_key, variant_key, tier, created_at, waiting, paired)
-        GROUP BY 1, 2, 3, 4
-    ), summed AS (
-        SELECT d.product_key, s.span, d.tier,
-               floor(extract(epoch FROM d.second) / s.span)::bigint AS block,
-               d.variant_key, sum(d.waiting) AS waiting, sum(d.paired) AS paired
-        FROM per_second AS d CROSS JOIN (VALUES (3600), (1)) AS s (span)
-        GROUP BY 1, 2, 3, 4, 5
-        HAVING sum(d.waiting) <> 0 OR sum(d.paired) <> 0
-    ), applied AS (
-        INSERT INTO {TALLY} AS t (product_key, span, tier, block, variant_key, waiting, paired)
-        SELECT * FROM summed ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (product_key, span, tier, block, variant_key) DO UPDATE
-        SET waiting = t.waiting + excluded.waiting, paired = t.paired + excluded.paired
-        RETURNING t.id, t.waiting, t.paired
-    )
-    SELECT array_agg(id) INTO emptied FROM applied WHERE waiting = 0 AND paired = 0;
-    DELETE FROM {TALLY} WHERE id = ANY (emptied) AND waiting = 0 AND paired = 0;
-"""
-
 
 def tally_function(event, moved):
     """The function of the trigger on ``event``: ``moved`` (a query of ``KEY`` and ``sign``:
@@ -93,10 +66,16 @@ BEGIN
         -- All the rows gone (the windows find their pairs) unless nobody waits product-wide.
         (SELECT * FROM after_rows EXCEPT ALL SELECT * FROM came)
         UNION ALL SELECT * FROM gone WHERE EXISTS (SELECT FROM subscribers)
-    ), deltas AS (
+    ), changes AS (
         SELECT product_key, variant_key, tier, created_at, sign, 0 FROM moved
         UNION ALL {paired("after_rows", 1)}
         UNION ALL {paired("before_rows", -1)}
+    ), deltas AS (
+        -- Summed per second of join time first: a page that joined in one second is a row.
+        SELECT product_key, variant_key, tier, date_trunc('second', created_at),
+               sum(waiting), sum(paired)
+        FROM changes AS c (product_key, variant_key, tier, created_at, waiting, paired)
+        GROUP BY 1, 2, 3, 4
     ), {APPLY}
     RETURN NULL;
 END
