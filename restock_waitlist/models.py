@@ -192,8 +192,9 @@ class QueueTally(models.Model):
     their later entry in that span: what ``position_of()`` sums on PostgreSQL instead of
     counting the line.
 
-    Kept by triggers on the entry table (migration 0008), so every write counts, from the
-    ORM or not; never written by the app. Two spans: hours, and seconds within the hour.
+    Kept by triggers on the entry table (migrations 0008 and 0009), so every write counts,
+    from the ORM or not; never written by the app. Two spans: hours, and seconds within the
+    hour.
     """
 
     #: The spans of join time tallied, in seconds: an hour, and a second.

@@ -179,6 +179,56 @@ def test_raw_sql(line):
     assert stored() == {}
 
 
+def mark(entries, status=Status.NOTIFIED):
+    """One ``UPDATE`` by primary key, as a wave's page is claimed."""
+    StockWaitlist.objects.filter(pk__in=[entry.pk for entry in entries]).update(status=status)
+
+
+def test_a_page_of_a_product_nobody_waits_for_product_wide(line):
+    """No product-wide entry waits, before or after: the triggers count the moved entries
+    alone; then a product-wide entry leaves and comes back alone."""
+    mark([line["ann_any"], line["cat_any"]], Status.CANCELLED)
+    assert_tallied()
+    mark([line["bob"], line["ann"], line["dan"]])
+    assert_tallied()
+    mark([line["ann_any"]], Status.WAITING)
+    assert_tallied()
+
+
+def test_a_page_whose_subscriber_waits_product_wide_outside_it(line):
+    """ann's variant entry leaves alone; her product-wide one, still waiting, loses its pair."""
+    mark([line["bob"], line["ann"]])
+    assert_tallied()
+    mark([line["cat"]])
+    assert_tallied()
+
+
+def test_a_page_with_product_wide_entries_in_it(line):
+    """A pair's two entries and a lone product-wide one leave in one statement, and come back."""
+    page = [line["ann_any"], line["ann"], line["cat_any"]]
+    mark(page)
+    assert_tallied()
+    mark(page, Status.WAITING)
+    assert_tallied()
+
+
+def test_a_mixed_page(line):
+    """Entries of one subscriber waiting twice, of one waiting for a variant only, and the
+    product-wide entry of a third whose variant entry stays."""
+    ann_again = join(line["ann"].user, line["other"], seconds=1.2, tier=1)
+    mark([line["ann"], ann_again, line["bob"], line["cat_any"], line["dan"]])
+    assert_tallied()
+
+
+def test_an_update_that_changes_ids(line):
+    """Entries are matched across an update by their whole key, the primary key within it:
+    new ids move every entry away and back."""
+    table = StockWaitlist._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET id = gen_random_uuid(), tier = tier + (tier % 2)")
+    assert_tallied()
+
+
 def test_an_update_that_moves_no_entry_writes_no_tally(line):
     before = list(QueueTally.objects.values_list("pk", "waiting", "paired").order_by("pk"))
     StockWaitlist.objects.filter(pk=line["ann"].pk).update(email="ann@example.com", locale="ko")
