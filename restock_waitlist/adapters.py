@@ -7,6 +7,7 @@ overrides only what differs, as with django-allauth's adapters.
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import partial
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
 from django.db import models, router
@@ -15,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from restock_waitlist.conf import app_settings, import_cached
-from restock_waitlist.prepared import Bind, prepared
+from restock_waitlist.prepared import Bind, field_at_path, prepared
 
 
 def get_adapter(request=None):
@@ -106,8 +107,41 @@ READ_ITEM_HOOKS = (
 )
 
 
+#: What :meth:`DefaultAdapter.stock_before_save` reads in one statement. An adapter that
+#: overrides any of these has them called one by one instead, as they were before.
+BEFORE_SAVE_HOOKS = (
+    "stock_model",
+    "stock_item_keys",
+    "stock_rows",
+    "available_field",
+    "available_in_row",
+    "available_before_save",
+)
+
+#: A key :func:`loaded_key` cannot read without a query.
+UNLOADED = object()
+
+
+def loaded_key(obj, path):
+    """:func:`key_at_path`, or :data:`UNLOADED` when a hop before the last is a related
+    object not loaded yet (reading it would cost a query)."""
+    *hops, _last = path.split(".")
+    for hop in hops:
+        field = obj._meta.get_field(hop)
+        if field.is_relation and not field.is_cached(obj):
+            return UNLOADED
+        obj = getattr(obj, hop)
+        if obj is None:
+            return None
+    return key_at_path(obj, path.rpartition(".")[2])
+
+
 class DefaultAdapter:
     """Reads the shop through the ``RESTOCK_WAITLIST`` settings."""
+
+    def _overrides(self, hooks):
+        """Whether this adapter's class overrides any of ``hooks`` (method names)."""
+        return any(getattr(type(self), name) is not getattr(DefaultAdapter, name) for name in hooks)
 
     def __init__(self, request=None):
         self.request = request
@@ -224,10 +258,7 @@ class DefaultAdapter:
         the product's key, then whether the variant exists and is the product's (with a
         variant), then the stock's sum (with ``stock``, when ``STOCK_AVAILABLE`` is a
         column)."""
-        if any(
-            getattr(type(self), name) is not getattr(DefaultAdapter, name)
-            for name in READ_ITEM_HOOKS
-        ):
+        if self._overrides(READ_ITEM_HOOKS):
             return None
         models_read = [self.product_model, *([self.variant_model] if variant else [])]
         stock = stock and self.stock_model is not None and self.available_field is not None
@@ -330,6 +361,72 @@ class DefaultAdapter:
             stored = [(other.pk, self.available_in_row(other)) for other in rows]
         total = sum(value for _pk, value in stored)
         return total, sum(value for pk, value in stored if pk == stock.pk)
+
+    def stock_before_save(self, stock):
+        """``(product_key, variant_key, item total, this row's share)`` as stored before the
+        stock row ``stock`` (not a new one) is saved; ``product_key`` ``None`` when the row
+        names no product. What ``pre_save`` reads, in one query compiled once per connection
+        (:mod:`restock_waitlist.prepared`); when the product is reached through a variant not
+        loaded (``STOCK_PRODUCT = "variant.product"``), that query reads its key too, instead
+        of a query loading the variant. :meth:`stock_item_keys` and
+        :meth:`available_before_save` one by one when a subclass overrides any of
+        :data:`BEFORE_SAVE_HOOKS`, or ``STOCK_AVAILABLE`` is not a column."""
+        product_path, variant_path = app_settings.STOCK_PRODUCT, app_settings.STOCK_VARIANT
+        field = None if self._overrides(BEFORE_SAVE_HOOKS) else self.available_field
+        product_key = loaded_key(stock, product_path)
+        variant_key = loaded_key(stock, variant_path) if variant_path else ""
+        variant_key = "" if variant_key is None else variant_key
+        through_variant = bool(variant_path) and product_path.startswith(f"{variant_path}.")
+        if field is None or variant_key is UNLOADED or product_key is None:
+            return self._stock_before_save_apart(stock)
+        model, using = self.stock_model, router.db_for_read(self.stock_model)
+        shape = ("stock_before_save", model, product_path, variant_path, field.name)
+        if product_key is UNLOADED:
+            if not through_variant or not variant_key:
+                return self._stock_before_save_apart(stock)
+            query = prepared((*shape, "by variant"), self._rows_of_variant, using=using)
+            rows = query.rows(variant=variant_key)
+            if not rows:  # the row moves to a variant with no stock rows yet
+                return self._stock_before_save_apart(stock)
+            product_key, rows = rows[0][0], [row[1:] for row in rows]
+        else:
+            build = partial(self._rows_of_item, bool(variant_key))
+            query = prepared((*shape, bool(variant_key)), build, using=using)
+            rows = query.rows(product=product_key, variant=variant_key)
+        total = sum(value or 0 for _pk, value in rows)
+        row = sum(value or 0 for pk, value in rows if pk == stock.pk)
+        return str(product_key), str(variant_key), total, row
+
+    def _stock_before_save_apart(self, stock):
+        product_key, variant_key = self.stock_item_keys(stock)
+        if product_key is None:
+            return None, variant_key, 0, 0
+        return (
+            product_key,
+            variant_key,
+            *self.available_before_save(stock, product_key, variant_key),
+        )
+
+    def _rows_of_item(self, with_variant):
+        """The item's stock rows as ``(pk, available)``, its keys bound when run."""
+        product = self._bound("product", app_settings.STOCK_PRODUCT)
+        variant = self._bound("variant", app_settings.STOCK_VARIANT) if with_variant else ""
+        rows = self.stock_rows(product, variant)
+        return rows.order_by().values_list("pk", self.available_field.name)
+
+    def _rows_of_variant(self):
+        """A variant's stock rows as ``(product key, pk, available)``, its key bound when
+        run."""
+        variant = self._bound("variant", app_settings.STOCK_VARIANT)
+        rows = self.stock_model._default_manager.filter(
+            **{path_lookup(app_settings.STOCK_VARIANT): variant}
+        )
+        product = path_lookup(app_settings.STOCK_PRODUCT)
+        return rows.order_by().values_list(product, "pk", self.available_field.name)
+
+    def _bound(self, name, path):
+        """A :class:`~restock_waitlist.prepared.Bind` for the stock model's key at ``path``."""
+        return Bind(name, field_at_path(self.stock_model, path_lookup(path)))
 
     def available_quantities(self, items):
         """``{(product_key, variant_key): quantity}`` for many items in one query.

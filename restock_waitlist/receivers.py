@@ -34,13 +34,15 @@ def stock_pre_save(sender, instance, raw=False, update_fields=None, **kwargs):
     field = adapter.available_field
     if update_fields is not None and field is not None and field.name not in update_fields:
         return
-    product_key, variant_key = adapter.stock_item_keys(instance)
+    if instance._state.adding:
+        product_key, variant_key = adapter.stock_item_keys(instance)
+        before = row_before = 0
+        if product_key is not None:
+            before = adapter.available_quantity(product_key, variant_key)
+    else:
+        product_key, variant_key, before, row_before = adapter.stock_before_save(instance)
     if product_key is None:
         return
-    if instance._state.adding:
-        before, row_before = adapter.available_quantity(product_key, variant_key), 0
-    else:
-        before, row_before = adapter.available_before_save(instance, product_key, variant_key)
     after = before - row_before + adapter.available_in_row(instance)
     setattr(instance, PENDING_ATTR, (product_key, variant_key, before, after))
 

@@ -4,7 +4,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from restock_waitlist.adapters import DefaultAdapter, ItemReading, get_adapter, key_at_path
 from restock_waitlist.models import StockWaitlist
 from tests import factories
-from tests.testshop.models import Gadget, GadgetStock
+from tests.testshop.models import Gadget, GadgetStock, StockLevel
 
 pytestmark = pytest.mark.django_db
 
@@ -194,3 +194,74 @@ def test_variants_of_a_product(variant):
     factories.VariantFactory()
     adapter = get_adapter()
     assert set(adapter.variants_of(str(variant.product_id))) == {variant, other}
+
+
+# A stock row's item and stock before its save --------------------------------------------
+
+
+def apart(stock):
+    """What ``stock_before_save`` stands for, read one by one."""
+    adapter = get_adapter()
+    product_key, variant_key = adapter.stock_item_keys(stock)
+    return product_key, variant_key, *adapter.available_before_save(stock, product_key, variant_key)
+
+
+@pytest.fixture
+def split_stock(variant):
+    """The variant's stock over three warehouses (2 + 3 + 0), and another variant's row."""
+    rows = [variant.stock_levels.get()]
+    rows[0].quantity = 2
+    rows[0].save()
+    rows += [
+        factories.StockLevelFactory(variant=variant, warehouse="b", quantity=3),
+        factories.StockLevelFactory(variant=variant, warehouse="c", quantity=0),
+    ]
+    factories.StockLevelFactory(
+        variant=factories.VariantFactory(product=variant.product), quantity=9
+    )
+    return rows
+
+
+def test_stock_before_save_reads_the_product_through_the_variant_in_the_same_query(
+    split_stock, django_assert_num_queries
+):
+    stock = StockLevel.objects.get(pk=split_stock[1].pk)  # its variant not loaded
+    stock.quantity = 7
+    with django_assert_num_queries(1):
+        found = get_adapter().stock_before_save(stock)
+    variant = split_stock[0].variant
+    assert found == (str(variant.product_id), str(variant.pk), 5, 3)
+    assert found == apart(StockLevel.objects.get(pk=stock.pk))
+
+
+def test_stock_before_save_of_a_row_moving_to_another_variant(split_stock):
+    moving = split_stock[0]
+    empty = factories.VariantFactory()  # no stock rows yet
+    neighbour = moving.variant.product.variants.exclude(pk=moving.variant_id).get()
+    for variant, before in ((empty, (0, 0)), (neighbour, (9, 0))):
+        stock = StockLevel.objects.get(pk=moving.pk)
+        stock.variant_id = variant.pk
+        found = get_adapter().stock_before_save(stock)
+        assert found == (str(variant.product_id), str(variant.pk), *before) == apart(stock)
+
+
+def test_stock_before_save_with_a_uuid_product_key_on_the_row(settings):
+    settings.RESTOCK_WAITLIST = {**settings.GADGET_SETTINGS, "STOCK_AVAILABLE": "num_in_stock"}
+    gadget = factories.GadgetFactory()
+    rows = [factories.GadgetStockFactory(gadget=gadget, num_in_stock=n) for n in (4, 1)]
+    stock = GadgetStock.objects.get(pk=rows[1].pk)
+    assert get_adapter().stock_before_save(stock) == (str(gadget.pk), "", 5, 1)
+
+
+class RowsAdapter(DefaultAdapter):
+    def stock_rows(self, product_key, variant_key=""):
+        return super().stock_rows(product_key, variant_key).exclude(warehouse="b")
+
+
+def test_an_adapter_overriding_a_hook_reads_one_by_one(settings, split_stock):
+    settings.RESTOCK_WAITLIST = {
+        **settings.RESTOCK_WAITLIST,
+        "ADAPTER": "tests.test_adapters.RowsAdapter",
+    }
+    stock = StockLevel.objects.get(pk=split_stock[0].pk)
+    assert get_adapter().stock_before_save(stock)[2:] == (2, 2)  # warehouse b left out
