@@ -99,6 +99,28 @@ def test_update_returning_loads_the_updated_rows_and_their_foreign_keys(
     ) == {2}
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL returns joined rows")
+@pytest.mark.parametrize("use_tz", [True, False])
+def test_update_returning_loads_timestamps_as_the_orm_does(variant, settings, use_tz):
+    """psycopg's own ``timestamptz`` loader, with Django's zone set after it: the same
+    datetimes, with the same ``tzinfo`` (none without ``USE_TZ``), as the ORM's."""
+    settings.USE_TZ = use_tz
+    entry = factories.EntryFactory(variant=variant, notified_at=timezone.now())
+    factories.NotificationFactory(
+        event=factories.RestockEventFactory(variant=variant), entry=entry, status="queued"
+    )
+    (row,) = update_returning(Notification.objects.all(), {"status": "sending"}, "entry")
+    orm = Notification.objects.select_related("entry").get()
+    for loaded, expected in (
+        (row.created_at, orm.created_at),
+        (row.entry.created_at, orm.entry.created_at),
+        (row.entry.notified_at, orm.entry.notified_at),
+    ):
+        assert loaded == expected
+        assert loaded.tzinfo is expected.tzinfo is connection.timezone
+    assert row.entry.confirmed_at is orm.entry.confirmed_at is None
+
+
 def test_update_returning_leaves_other_databases_to_two_statements(variant):
     if connection.vendor == "postgresql":
         pytest.skip("PostgreSQL returns joined rows")
