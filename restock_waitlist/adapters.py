@@ -139,12 +139,12 @@ def loaded_key(obj, path):
 class DefaultAdapter:
     """Reads the shop through the ``RESTOCK_WAITLIST`` settings."""
 
+    def __init__(self, request=None):
+        self.request = request
+
     def _overrides(self, hooks):
         """Whether this adapter's class overrides any of ``hooks`` (method names)."""
         return any(getattr(type(self), name) is not getattr(DefaultAdapter, name) for name in hooks)
-
-    def __init__(self, request=None):
-        self.request = request
 
     # Models ---------------------------------------------------------------------------
 
