@@ -564,17 +564,11 @@ def _insert_notifications(event, wave, entry_ids, channel, due, status, error, n
         f"{quote(entries.get_field(name.lstrip('-')).column)}{' DESC' if name[0] == '-' else ''}"
         for name in DISPATCH_ORDER
     )
-    pk = entries.pk
-    if connection.vendor == "postgresql":
-        placeholder, array = statements.array_of(pk, entry_ids, connection)
-        among, ids = f"= ANY({placeholder})", [array]
-    else:
-        ids = [pk.get_db_prep_value(entry_id, connection) for entry_id in entry_ids]
-        among = f"IN ({', '.join(['%s'] * len(ids))})"
+    among, ids = statements.among(entries.pk, entry_ids, connection)
     sql = (
         f"INSERT INTO {quote(notifications.db_table)} ({columns}) "
         f"SELECT {', '.join(values.values())} FROM {quote(entries.db_table)} "
-        f"WHERE {quote(pk.column)} {among} "
+        f"WHERE {quote(entries.pk.column)} {among} "
         f"ORDER BY {order} ON CONFLICT DO NOTHING RETURNING {quote(notifications.pk.column)}"
     )
     with connection.cursor() as cursor:
@@ -835,11 +829,11 @@ def _update_sent(rows, now):
     ids, message_ids = [row.pk for row in rows], [row.provider_message_id for row in rows]
     if connection.vendor == "postgresql":
         pairs = "unnest(%s::bigint[], %s::text[]) AS v (column1, column2)"
-        among, values = "= ANY(%s)", [ids, message_ids, ids]
+        values = [ids, message_ids]
     else:
         pairs = f"(VALUES {', '.join(['(%s, %s)'] * len(rows))}) AS v"
-        among = f"IN ({', '.join(['%s'] * len(rows))})"
-        values = [value for row in rows for value in (row.pk, row.provider_message_id)] + ids
+        values = [value for row in rows for value in (row.pk, row.provider_message_id)]
+    among, id_params = statements.among(meta.pk, ids, connection)
     sql = (
         f"UPDATE {table} SET {column('status')} = %s, {column('sent_at')} = %s, "
         f"{column('updated_at')} = %s, {column('error')} = '', "
@@ -849,7 +843,7 @@ def _update_sent(rows, now):
     )
     at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [SendStatus.SENT.value, at, at, *values])
+        cursor.execute(sql, [SendStatus.SENT.value, at, at, *values, *id_params])
 
 
 def _next_channel(row, now, policy):

@@ -223,6 +223,16 @@ def array_of(field, values, connection):
     return "%s", [field.get_db_prep_value(value, connection) for value in values]
 
 
+def among(field, values, connection):
+    """``(sql, params)``: "is one of ``values``" (of ``field``) after a column in raw SQL;
+    ``= ANY(%s)`` with one array on PostgreSQL (:func:`array_of`), ``IN (%s, …)`` elsewhere."""
+    if connection.vendor == "postgresql":
+        placeholder, array = array_of(field, values, connection)
+        return f"= ANY({placeholder})", [array]
+    params = [field.get_db_prep_value(value, connection) for value in values]
+    return f"IN ({', '.join(['%s'] * len(params))})", params
+
+
 def one_of(field_name, values, using="default"):
     """A filter: ``field_name`` is one of ``values``; one array parameter on PostgreSQL
     (:class:`AnyOf`), ``IN (...)`` elsewhere."""
