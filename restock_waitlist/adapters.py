@@ -136,6 +136,13 @@ def loaded_key(obj, path):
     return key_at_path(obj, path.rpartition(".")[2])
 
 
+def total_and_share(rows, pk):
+    """``(total, share)`` of ``(pk, available)`` stock rows: their sum, and the row ``pk``'s
+    part of it; an empty quantity counts as none."""
+    rows = [(row_pk, value or 0) for row_pk, value in rows]
+    return sum(value for _pk, value in rows), sum(value for row_pk, value in rows if row_pk == pk)
+
+
 class DefaultAdapter:
     """Reads the shop through the ``RESTOCK_WAITLIST`` settings."""
 
@@ -356,11 +363,8 @@ class DefaultAdapter:
         rows = self.stock_rows(product_key, variant_key)
         field = self.available_field
         if field is not None:
-            stored = [(pk, value or 0) for pk, value in rows.values_list("pk", field.name)]
-        else:
-            stored = [(other.pk, self.available_in_row(other)) for other in rows]
-        total = sum(value for _pk, value in stored)
-        return total, sum(value for pk, value in stored if pk == stock.pk)
+            return total_and_share(rows.values_list("pk", field.name), stock.pk)
+        return total_and_share([(row.pk, self.available_in_row(row)) for row in rows], stock.pk)
 
     def stock_before_save(self, stock):
         """``(product_key, variant_key, item total, this row's share)`` as stored before the
@@ -393,9 +397,7 @@ class DefaultAdapter:
             build = partial(self._rows_of_item, bool(variant_key))
             query = prepared((*shape, bool(variant_key)), build, using=using)
             rows = query.rows(product=product_key, variant=variant_key)
-        total = sum(value or 0 for _pk, value in rows)
-        row = sum(value or 0 for pk, value in rows if pk == stock.pk)
-        return str(product_key), str(variant_key), total, row
+        return str(product_key), str(variant_key), *total_and_share(rows, stock.pk)
 
     def _stock_before_save_apart(self, stock):
         product_key, variant_key = self.stock_item_keys(stock)
