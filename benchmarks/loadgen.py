@@ -133,6 +133,8 @@ def run(args):
                 in_flight.add(client)
             else:
                 finish(client, "ConnectionError", time.perf_counter())
+        if not (due or in_flight):
+            break  # the last answer is in: no wait for a select that has nothing to read
         timeout = max(0.0, due[0][0] - now) if due else 1.0
         for key, _events in selector.select(min(timeout, 1.0)):
             client = key.data
