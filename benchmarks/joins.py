@@ -40,6 +40,10 @@ def add_arguments(parser):
     parser.add_argument("--duration", type=float, default=20, help="seconds per run")
     parser.add_argument("--rate", type=float, default=400, help="joins/s of the open-loop run")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--worker-class", default="sync", help="gunicorn worker class (sync, gthread)"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--waiting", type=int, default=10_000, help="waiters already there")
     parser.add_argument("--profile", action="store_true", help="py-spy on the gunicorn workers")
     parser.add_argument(
@@ -55,13 +59,17 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port, workers):
+def start_gunicorn(port, args):
     process = subprocess.Popen(
         [
             str(common.Path(sys.executable).with_name("gunicorn")),
             "benchmarks.wsgi:application",
             "--workers",
-            str(workers),
+            str(args.workers),
+            "--worker-class",
+            args.worker_class,
+            "--threads",
+            str(args.threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -221,7 +229,7 @@ def main(args):
         in_process(variant, args.in_process, args.cprofile) if args.in_process else None
     )
     port = free_port()
-    server = start_gunicorn(port, args.workers)
+    server = start_gunicorn(port, args)
     runs, profilers = [], []
     try:
         load(port, variant, args, "warm", rate=20)  # the workers import on their first requests
