@@ -1,7 +1,8 @@
 """Querysets for entries and restock events: dispatch order, live positions, catalog prefetch."""
 
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.apps import apps
 from django.db import connections, models
@@ -307,7 +308,7 @@ def _counted_ahead(waiting, pivot, variant_keys):
     return {key: (entries, pairs) for key, entries, pairs in rows}
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
 def _tallied_ahead(waiting, pivot, variant_keys):

@@ -1,7 +1,8 @@
 """The merchant's admin: names on every page, actions through services, permissions, queries
 constant in the number of rows, the merchant's time zone and language."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -639,7 +640,7 @@ class TestTimeAndLanguage:
     def test_times_are_in_the_merchants_time_zone(self, staff_client, shop, settings):
         settings.TIME_ZONE = "Asia/Seoul"
         StockWaitlist.objects.filter(pk=shop["guest"].pk).update(
-            created_at=datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
+            created_at=datetime(2026, 1, 1, 0, 30, tzinfo=dt_timezone.utc)
         )
         page_html = html(staff_client.get(admin_url("stockwaitlist_changelist")))
         assert '<time class="rw-when" datetime="2026-01-01T09:30:00+09:00"' in page_html

@@ -3,7 +3,8 @@ ORM or raw SQL, the tallies the triggers keep equal a recount of the entries."""
 
 import threading
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import connection, transaction
@@ -15,9 +16,9 @@ from tests import factories
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db]
 
 Status = StockWaitlist.Status
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 # An hour's last second, so the line spans two hours and several entries share a second.
-START = datetime(2026, 11, 29, 9, 59, 59, 400_000, tzinfo=UTC)
+START = datetime(2026, 11, 29, 9, 59, 59, 400_000, tzinfo=dt_timezone.utc)
 
 
 def recount():

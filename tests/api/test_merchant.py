@@ -2,7 +2,8 @@
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.utils import timezone
@@ -224,7 +225,9 @@ class TestExport:
         """The export gives times as the JSON does: in the active time zone, even though the
         response streams after the request (and its time zone) has ended."""
         settings.TIME_ZONE = "UTC"
-        entry = factories.EntryFactory(created_at=datetime(2026, 1, 1, 0, 30, tzinfo=UTC))
+        entry = factories.EntryFactory(
+            created_at=datetime(2026, 1, 1, 0, 30, tzinfo=dt_timezone.utc)
+        )
         with timezone.override("Asia/Seoul"):
             listed = merchant_api.get(url("merchant-entry-list")).json()["results"][0]
             response = merchant_api.get(url("merchant-entry-export"))
