@@ -494,9 +494,10 @@ class MerchantAdmin(admin.ModelAdmin):
             context["rw_changelist_url"] = reverse(self.admin_url_name("changelist"))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def response_action(self, request, queryset):
-        """After a button on an object's page, go back to that page."""
-        response = super().response_action(request, queryset)
+    def response_action(self, request, queryset, *args, **kwargs):
+        """After a button on an object's page, go back to that page. (Django 6.1 passes
+        ``action_location`` too.)"""
+        response = super().response_action(request, queryset, *args, **kwargs)
         back = request.POST.get("_rw_next")
         if (
             response is not None
