@@ -3,7 +3,11 @@
 ``OPTIONS``:
 
 ``EMAIL_BACKEND``
-    Dotted path of a Django email backend (default: ``settings.EMAIL_BACKEND``).
+    Dotted path of a Django email backend for these alerts only.
+``MAILER``
+    Django 6.1+: the alias in ``settings.MAILERS`` to send through (default
+    ``"default"``). Without either, the project's default mailer (``EMAIL_BACKEND``
+    before Django 6.1).
 ``FROM_EMAIL``
     Sender (default: ``settings.DEFAULT_FROM_EMAIL``).
 ``MERGE_FIELD``
@@ -30,6 +34,11 @@ from django.core import checks
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.module_loading import import_string
 
+try:  # Django 6.1+: named mailers (settings.MAILERS) replace get_connection().
+    from django.core.mail import mailers
+except ImportError:
+    mailers = None
+
 from restock_waitlist.channels.base import (
     ALERT,
     CONFIRM,
@@ -55,8 +64,32 @@ DEFAULT_MERGE_FIELDS = {
     "anymail.backends.sparkpost.EmailBackend": "{{KEY}}",
 }
 
+#: A mailer's backend when its ``BACKEND`` is not given (Django's default).
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
 #: anymail recipient statuses that mean "the ESP took it".
 ACCEPTED = {"sent", "queued", "scheduled", "unknown"}
+
+
+def open_connection(options):
+    """A connection to the email backend of a channel with ``options`` (not yet opened):
+    ``EMAIL_BACKEND``, else the mailer ``MAILER`` names, else the project's default."""
+    if options.get("EMAIL_BACKEND"):
+        return import_string(options["EMAIL_BACKEND"])()
+    if mailers is not None:
+        return mailers[options.get("MAILER") or "default"]
+    return get_connection()
+
+
+def backend_path(options):
+    """The dotted path of the backend :func:`open_connection` would use, read from the
+    settings without making one (``""`` when a named mailer does not exist)."""
+    if options.get("EMAIL_BACKEND"):
+        return options["EMAIL_BACKEND"]
+    if mailers is not None and hasattr(settings, "MAILERS"):
+        config = settings.MAILERS.get(options.get("MAILER") or "default")
+        return config.get("BACKEND", SMTP_BACKEND) if config else ""
+    return settings.EMAIL_BACKEND
 
 
 def unsubscribe_headers(message):
@@ -106,8 +139,29 @@ class EmailChannel(BaseChannel):
 
     @classmethod
     def check_options(cls, name, options):
-        """``W045``: ``MERGE_FIELD`` with a backend that cannot batch (the setting would be
-        ignored: one message each); ``W046``: a ``MERGE_FIELD`` without ``KEY``."""
+        """``E045``: a ``MAILER`` that does not exist (or before Django 6.1); ``W045``:
+        ``MERGE_FIELD`` with a backend that cannot batch (the setting would be ignored: one
+        message each); ``W046``: a ``MERGE_FIELD`` without ``KEY``."""
+        return cls._check_mailer(name, options) or cls._check_merge_field(name, options)
+
+    @staticmethod
+    def _check_mailer(name, options):
+        alias = options.get("MAILER")
+        if not alias:
+            return []
+        setting = f"RESTOCK_WAITLIST['CHANNELS'][{name!r}]['OPTIONS']['MAILER']"
+        if mailers is None:
+            problem, hint = "needs Django 6.1 or later", "Use EMAIL_BACKEND on this Django."
+        elif options.get("EMAIL_BACKEND"):
+            problem, hint = "is ignored: EMAIL_BACKEND is set too", "Keep one of the two."
+        elif alias not in getattr(settings, "MAILERS", {}):
+            problem, hint = f"= {alias!r} is not in settings.MAILERS", "Name one of MAILERS."
+        else:
+            return []
+        return [checks.Error(f"{setting} {problem}.", hint=hint, id="restock_waitlist.E045")]
+
+    @staticmethod
+    def _check_merge_field(name, options):
         field = options.get("MERGE_FIELD")
         if not field:
             return []
@@ -120,7 +174,7 @@ class EmailChannel(BaseChannel):
                     id="restock_waitlist.W046",
                 )
             ]
-        path = options.get("EMAIL_BACKEND") or settings.EMAIL_BACKEND
+        path = backend_path(options)
         try:
             backend = import_string(path)
         except ImportError:
@@ -137,7 +191,7 @@ class EmailChannel(BaseChannel):
         ]
 
     def connection(self):
-        return get_connection(self.options.get("EMAIL_BACKEND"))
+        return open_connection(self.options)
 
     def email(self, rendered, to, connection, headers=None):
         message = EmailMultiAlternatives(
