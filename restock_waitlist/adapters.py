@@ -455,7 +455,9 @@ class DefaultAdapter:
             ]
         else:
             hops = [path.rpartition(".")[0] for path in (product_path, variant_path or "")]
-            rows = rows.select_related(*{path_lookup(hop) for hop in hops if hop})
+            related = {path_lookup(hop) for hop in hops if hop}
+            if related:  # select_related() with no fields follows every foreign key
+                rows = rows.select_related(*related)
             per_row = [(*self.stock_item_keys(row), self.available_in_row(row)) for row in rows]
         by_product, by_variant = defaultdict(int), defaultdict(int)
         for product_key, variant_key, quantity in per_row:

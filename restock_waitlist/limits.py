@@ -97,7 +97,9 @@ def hit(scope, ident):
     if limit is None:
         return ALLOWED
     count_allowed, period = limit
-    digest = salted_hmac("restock_waitlist.limits", f"{scope}\0{ident}").hexdigest()[:32]
+    digest = salted_hmac(
+        "restock_waitlist.limits", f"{scope}\0{ident}", algorithm="sha256"
+    ).hexdigest()[:32]
     key, started_key = f"restock_waitlist:limit:{digest}", f"restock_waitlist:limit:{digest}:t"
     now = time.time()
     # ``incr`` counts atomically within a window; when there is none, ``add`` starts one
