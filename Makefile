@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= dev,postgres,redis,openapi,bench
 
-.PHONY: demo test lint checks test-sqlite test-postgres test-schema test-browser docs browser-deps clean bench bench-smoke
+.PHONY: demo test lint checks test-sqlite test-postgres test-schema test-browser test-edges docs browser-deps clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench: $(STAMP)
 # Every benchmark at a small size (~30 s), failing on wrong results, never on timings.
 bench-smoke: $(STAMP)
 	$(PY) -m benchmarks smoke
+
+# Python 3.10 + Django 5.2 and Python 3.13 + Django 6.1 on SQLite (CI; the matrix: tox).
+test-edges: $(STAMP)
+	PY="$(abspath $(PY))" scripts/test-edges.sh
 
 docs: $(STAMP)
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
