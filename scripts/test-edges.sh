@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v pyenv >/dev/null 2>&1; then
   for version in "$(pyenv root)"/versions/3.1[03]*; do
-    [ -x "$version/bin/python" ] && PATH="$version/bin:$PATH"
+    if [ -x "$version/bin/python" ]; then PATH="$version/bin:$PATH"; fi
   done
 fi
 export PATH
